@@ -1,0 +1,20 @@
+"""minitorch_ag: automatic differentiation of plain NumPy code, after Julia's AutoGrad.jl.
+
+Wrap parameters in ``Param``, record a computation with ``diff`` and read gradients with
+``grad``; or differentiate a function with ``grad(f)``. See API.md for the contract.
+"""
+
+from . import rules as _rules  # noqa: F401  (registers the gradient tables)
+from .api import axpy_, diff, grad, gradloss, params, value, vjp
+from .gradcheck import gradcheck
+from .primitive import primitive, zerograd
+from .tape import Tape, recording
+from .tensor import Param, Result, Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Param", "Result", "Tape",
+    "diff", "grad", "gradloss", "value", "params", "axpy_", "vjp",
+    "gradcheck", "primitive", "zerograd", "recording",
+]

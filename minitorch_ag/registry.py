@@ -1,0 +1,84 @@
+"""The record of every primitive: the function, its gradient rules and how it is called.
+
+Data only. ``PRIMITIVES`` maps a function (a NumPy ufunc, a NumPy array function, or a user
+function given to :func:`minitorch_ag.primitive`) to its :class:`Primitive`; the Tensor protocols
+look functions up here, so registering a rule for ``np.hypot`` makes ``np.hypot(x, y)`` on
+Tensors differentiable everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PRIMITIVES", "Primitive", "lookup", "register"]
+
+
+class Primitive:
+    """How to call one differentiable function and how to differentiate it.
+
+    Attributes:
+        fn: the function computed on plain (untracked) values.
+        grads: one gradient rule per positional argument, ``rule(dy, y, *args, **kwargs)``
+            returning the gradient for that argument; ``None`` marks an argument that has no
+            gradient.
+        grad_all: alternatively, one rule returning the gradients of all arguments at once
+            (a sequence aligned with the arguments); used by variadic primitives.
+        zerograd: the result is never tracked (comparisons, ``floor``, ``argmax`` ...).
+        ufunc: ``fn`` is a NumPy ufunc: keyword arguments such as ``dtype`` shape only the
+            forward value, so the rules never receive them.
+        adapter: turns the ``(args, kwargs)`` of a call through NumPy's protocols into the
+            primitive's own ``(args, kwargs)`` (``np.concatenate([a, b])`` becomes a call with
+            ``a`` and ``b`` as separate arguments).
+    """
+
+    __slots__ = ("fn", "grads", "grad_all", "name", "zerograd", "ufunc", "adapter")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        grads: tuple[Callable[..., Any] | None, ...] = (),
+        *,
+        name: str | None = None,
+        grad_all: Callable[..., Any] | None = None,
+        zerograd: bool = False,
+        ufunc: bool = False,
+        adapter: Callable[[tuple, dict], tuple[tuple, dict]] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.grads = tuple(grads)
+        self.grad_all = grad_all
+        self.name = name or _name_of(fn)
+        self.zerograd = zerograd
+        self.ufunc = ufunc
+        self.adapter = adapter
+
+    def __repr__(self) -> str:
+        kind = "zerograd" if self.zerograd else "primitive"
+        return f"<{kind} {self.name}>"
+
+
+def _name_of(fn: Any) -> str:
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if module == "numpy" or (not module and type(fn).__name__ == "ufunc"):
+        return f"np.{name}"
+    if module.startswith("numpy."):
+        sub = module.split(".")[1]
+        prefix = "np." if sub.startswith("_") or sub == "core" else f"np.{sub}."
+        return prefix + name
+    return name
+
+
+PRIMITIVES: dict[Any, Primitive] = {}
+
+
+def register(fn: Any, prim: Primitive) -> Primitive:
+    """Record ``prim`` as the way to differentiate ``fn`` (replacing any earlier rule)."""
+    PRIMITIVES[fn] = prim
+    return prim
+
+
+def lookup(fn: Any) -> Primitive | None:
+    """The primitive registered for ``fn``, or ``None``."""
+    return PRIMITIVES.get(fn)

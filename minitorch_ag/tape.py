@@ -1,0 +1,291 @@
+"""Tapes, the recording stack and the backward sweep.
+
+How differentiation works, in four steps:
+
+1. ``diff`` pushes a new :class:`Tape` on this thread's stack of active tapes. Its *level* is
+   its position in the stack (1 for the outermost).
+2. While it is active, every primitive called with a tracked argument appends one node to the
+   innermost tape among those its arguments are tracked on. A node *is* the ``Result`` the
+   primitive returns: it holds the output value, the primitive, the argument values and the
+   ``parents`` tuple (aligned with the arguments: the node of each tracked argument, ``None``
+   for constants). A ``Param`` is tracked on every active tape; the first time a tape meets
+   one it adds a leaf node for it.
+3. Argument values are unwrapped *one level only*: on tape ``k`` a value may itself be a
+   Tensor tracked on an outer tape ``j < k``. Calling the primitive on those values records it
+   on tape ``j`` too, so the forward pass of tape ``k`` is data on tape ``j``, and so is its
+   backward pass: gradient rules run with the same values, which is what makes gradients of
+   gradients work, and what keeps the levels apart (no perturbation confusion).
+4. The backward sweep is one reverse loop over the node list, which is in creation order and
+   so already topologically sorted. Each node with an incoming gradient calls its rules, fits
+   each result to its parent's shape and dtype (:func:`unbroadcast`) and adds it to the parent.
+   No recursion, so chains of any length work; a node's gradient and saved arguments are
+   released as soon as the loop is past it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from .backend import array_module
+
+__all__ = ["Tape", "recording", "active_tapes", "backward", "unbroadcast"]
+
+
+class _State(threading.local):
+    """Per-thread recording state: two threads differentiating at once never share tapes."""
+
+    def __init__(self) -> None:
+        self.stack: list[Tape] = []
+
+
+STATE = _State()
+
+
+def recording() -> bool:
+    """True while a ``diff`` is running in this thread (layers such as dropout use it).
+
+    Example:
+        >>> import minitorch_ag as ag
+        >>> ag.recording()
+        False
+    """
+    return bool(STATE.stack)
+
+
+def active_tapes() -> tuple[Tape, ...]:
+    """This thread's active tapes, outermost first."""
+    return tuple(STATE.stack)
+
+
+class Tape:
+    """The record of one ``diff``: its nodes in creation order, its result and its gradients.
+
+    ``value(tape)`` is the result; ``grad(tape, p)`` the gradient of the result with respect to
+    a ``Param`` ``p``. The backward sweep runs the first time a gradient is asked for.
+    """
+
+    __slots__ = ("nodes", "level", "leaves", "result", "value", "swept", "__weakref__")
+
+    def __init__(self, level: int) -> None:
+        self.nodes: list[Any] = []
+        self.level = level
+        self.leaves: dict[int, Any] = {}  # id(param) -> its leaf node on this tape
+        self.result: Any = None  # the node of the result, None when it is a constant
+        self.value: Any = None
+        self.swept = False
+
+    def __repr__(self) -> str:
+        v = self.value
+        text = str(v) if isinstance(v, (int, float, complex, np.generic)) else repr(v)
+        return f"T({text})"
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def item(self) -> Any:
+        """The result as a Python number."""
+        return self.value.item() if hasattr(self.value, "item") else self.value
+
+    def is_live(self) -> bool:
+        """True while this tape is recording in the calling thread."""
+        stack = STATE.stack
+        lvl = self.level
+        return lvl <= len(stack) and stack[lvl - 1] is self
+
+
+def push_tape() -> Tape:
+    """Start recording on a new innermost tape."""
+    stack = STATE.stack
+    tape = Tape(len(stack) + 1)
+    stack.append(tape)
+    return tape
+
+
+def pop_tape(tape: Tape) -> None:
+    """Stop recording on ``tape`` (and on any inner tape an exception left behind)."""
+    stack = STATE.stack
+    while stack:
+        if stack.pop() is tape:
+            return
+
+
+# ----------------------------------------------------------------------------------------
+# Fitting a gradient to its argument
+# ----------------------------------------------------------------------------------------
+
+_ndarray = np.ndarray
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    shape = getattr(x, "shape", None)
+    return () if shape is None else tuple(shape)
+
+
+def unbroadcast(dx: Any, like: Any, who: Any = None, position: int = 0) -> Any:
+    """Fit gradient ``dx`` to the shape and dtype of the argument value ``like``.
+
+    Sums over the axes that broadcasting added or stretched, broadcasts a gradient a rule left
+    smaller (``sum``'s rule returns ``dy`` with the reduced axes kept), and casts to the
+    argument's float dtype so that a float32 parameter gets a float32 gradient.
+    """
+    if type(dx) is _ndarray and type(like) is _ndarray and dx.shape == like.shape:
+        if dx.dtype == like.dtype or like.dtype.kind not in "fc":
+            return dx
+        return dx.astype(like.dtype)
+    return _unbroadcast_general(dx, like, who, position)
+
+
+def _unbroadcast_general(dx: Any, like: Any, who: Any, position: int) -> Any:
+    target = _shape(like)
+    have = _shape(dx)
+    if have != target:
+        try:
+            full = np.broadcast_shapes(have, target)
+        except ValueError:
+            name = getattr(who, "name", "a primitive")
+            raise ValueError(
+                f"{name}: the gradient rule for argument {position} returned shape {have}, "
+                f"which does not fit the argument's shape {target}"
+            ) from None
+        if full != have:
+            dx = np.broadcast_to(dx, full)
+        lead = len(full) - len(target)
+        if lead:
+            dx = np.sum(dx, axis=tuple(range(lead)))
+        axes = tuple(i for i, n in enumerate(target) if n == 1 and full[lead + i] != 1)
+        if axes:
+            dx = np.sum(dx, axis=axes, keepdims=True)
+    dtype = getattr(like, "dtype", None)
+    if dtype is not None and dtype.kind in "fc" and getattr(dx, "dtype", dtype) != dtype:
+        dx = dx.astype(dtype)
+    return dx
+
+
+# ----------------------------------------------------------------------------------------
+# The backward sweep
+# ----------------------------------------------------------------------------------------
+
+
+def _add_grad(node: Any, dx: Any) -> None:
+    """Accumulate ``dx`` into ``node.outgrad``, copying only when it must.
+
+    The first gradient is stored as it is (it may be shared with another node, so it is never
+    written to). The second is added into a new array, which the node then owns, so that the
+    third and later ones are added in place.
+    """
+    old = node.outgrad
+    if old is None:
+        node.outgrad = dx
+    elif node.owned:
+        old += dx
+    else:
+        total = old + dx
+        node.outgrad = total
+        node.owned = type(total) is _ndarray or array_module(total) is not np
+
+
+def seed_like(v: Any) -> Any:
+    """The gradient of a raw result value with respect to itself: ones, in a float dtype."""
+    xp = array_module(v)
+    kind = getattr(getattr(v, "dtype", None), "kind", "f")
+    return xp.ones_like(v, dtype=None if kind in "fc" else float)
+
+
+def _position(nodes: list[Any], node: Any) -> int:
+    for i in range(len(nodes) - 1, -1, -1):
+        if nodes[i] is node:
+            return i
+    raise ValueError("backward: the node is not on this tape")
+
+
+def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> None:
+    """Sweep ``tape`` backwards from ``seeds`` (pairs of node and incoming gradient).
+
+    Leaves keep their gradients in ``outgrad``. Unless ``retain`` is set, every other node
+    drops its gradient, its saved arguments and its place on the tape as soon as the sweep is
+    past it; with ``retain`` the tape can be swept again (``vjp``'s pullback does so).
+    """
+    nodes = tape.nodes
+    if retain:
+        for n in nodes:
+            n.outgrad = None
+            n.owned = False
+    start = -1
+    for node, dy in seeds:
+        if dy is None:
+            continue
+        _add_grad(node, dy)
+        start = max(start, _position(nodes, node))
+    for i in range(start, -1, -1):
+        node = nodes[i]
+        prim = node.prim
+        if prim is None:  # a leaf: keeps its gradient
+            continue
+        g = node.outgrad
+        if g is not None:
+            if type(g) is list:  # a primitive with several outputs gets a tuple
+                g = tuple(g)
+            _propagate(node, prim, g)
+        if not retain:
+            node.outgrad = node.args = node.kwargs = node.parents = None
+            nodes[i] = None
+    tape.swept = True
+
+
+def _propagate(node: Any, prim: Any, g: Any) -> None:
+    parents = node.parents
+    args = node.args
+    y = node.value
+    if prim is ITEM:  # an output of a multi-output primitive: fill its slot in the tuple
+        source = parents[0]
+        k = args[1]
+        slots = source.outgrad
+        if slots is None:
+            slots = source.outgrad = [None] * len(source.value)
+        slots[k] = g if slots[k] is None else slots[k] + g
+        return
+    kwargs = node.kwargs
+    if prim.grad_all is not None:
+        grads = prim.grad_all(g, y, *args, **kwargs)
+        for pos, parent in enumerate(parents):
+            if parent is not None and grads[pos] is not None:
+                _add_grad(parent, unbroadcast(grads[pos], parent.value, prim, pos))
+        return
+    rules = prim.grads
+    for pos, parent in enumerate(parents):
+        if parent is None:
+            continue
+        if pos >= len(rules):
+            raise TypeError(
+                f"{prim.name}: no gradient rule for argument {pos}; give one to ag.primitive "
+                f"(or None to declare that it has no gradient)"
+            )
+        rule = rules[pos]
+        if rule is None:
+            continue
+        dx = rule(g, y, *args, **kwargs)
+        if dx is not None:
+            if dx is g and parent.prim is None and hasattr(dx, "copy"):
+                dx = dx.copy()  # a leaf keeps its gradient: never share it with another
+            _add_grad(parent, unbroadcast(dx, parent.value, prim, pos))
+
+
+class _Item:
+    """Marker primitive of the nodes that pick one output of a multi-output primitive."""
+
+    __slots__ = ()
+    name = "getindex"
+    grads = ()
+    grad_all = None
+    zerograd = False
+    ufunc = False
+    adapter = None
+
+    def __repr__(self) -> str:
+        return "<output of a multi-output primitive>"
+
+
+ITEM = _Item()

@@ -1,0 +1,684 @@
+"""Tensors: ``Param`` (user parameters) and ``Result`` (recorded values), and how calls record.
+
+A Tensor wraps a value. Outside ``diff`` it behaves like that value: operators and NumPy
+functions return plain NumPy results. While recording, every call that involves a tracked
+Tensor goes through :func:`call`, which unwraps the arguments by one level, computes the
+primitive and appends a ``Result`` node to the innermost tape involved (see ``tape.py`` for the
+whole algorithm). Python operators reach :func:`call` directly; ``np.*`` functions reach it
+through NumPy's ``__array_ufunc__`` and ``__array_function__`` protocols, looked up in the
+registry of primitives.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .backend import is_array
+from .registry import PRIMITIVES, Primitive
+from .tape import ITEM, STATE, Tape
+
+__all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch"]
+
+_NOKW: dict[str, Any] = {}  # the shared empty keyword arguments; never mutated
+
+
+# ----------------------------------------------------------------------------------------
+# The types
+# ----------------------------------------------------------------------------------------
+
+
+class Tensor:
+    """Base type of every tracked value; ``.value`` is the wrapped value."""
+
+    __slots__ = ("value",)
+    __array_priority__ = 1000.0  # ndarray's operators defer to ours
+
+    # -- NumPy's protocols -------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__":
+            prim = PRIMITIVES.get(ufunc)
+            if prim is not None:
+                return call(prim, inputs, kwargs)
+            name = f"np.{ufunc.__name__}"
+        else:
+            name = f"np.{ufunc.__name__}.{method}"
+        _refuse_if_tracked(name, (inputs, kwargs))
+        return getattr(ufunc, method)(*_raw_deep(inputs), **_raw_deep(kwargs))
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return dispatch(func, args, kwargs)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        _refuse_conversion(self, "np.asarray()/np.array()", "np.stack([...]) for a list of them")
+        v = raw(self)
+        if copy:
+            return np.array(v, dtype=dtype, copy=True)
+        return np.asarray(v, dtype=dtype)
+
+    # -- conversions -------------------------------------------------------------------
+
+    def __float__(self) -> float:
+        _refuse_conversion(self, "float()")
+        return float(raw(self))
+
+    def __complex__(self) -> complex:
+        _refuse_conversion(self, "complex()")
+        return complex(raw(self))
+
+    def item(self, *args: Any) -> Any:
+        """The value as a Python number (refused while the Tensor is tracked)."""
+        _refuse_conversion(self, ".item()")
+        v = raw(self)
+        return v.item(*args) if hasattr(v, "item") else v
+
+    def tolist(self) -> Any:
+        """The value as nested Python lists (refused while the Tensor is tracked)."""
+        _refuse_conversion(self, ".tolist()")
+        v = raw(self)
+        return v.tolist() if hasattr(v, "tolist") else v
+
+    # Piecewise constant: no gradient to lose, and control flow needs them (API.md §9).
+    def __bool__(self) -> bool:
+        return bool(raw(self))
+
+    def __int__(self) -> int:
+        return int(raw(self))
+
+    def __index__(self) -> int:
+        return operator.index(raw(self))
+
+    def __format__(self, spec: str) -> str:
+        return format(raw(self), spec) if spec else repr(self)
+
+    __hash__ = object.__hash__  # identity, as for torch.Tensor: == is elementwise
+
+    # -- array attributes --------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(raw(self))
+
+    @property
+    def dtype(self) -> np.dtype:
+        v = raw(self)
+        return v.dtype if hasattr(v, "dtype") else np.result_type(v)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def T(self) -> Any:
+        return dispatch(np.transpose, (self,), _NOKW)
+
+    def __len__(self) -> int:
+        return len(raw(self))
+
+    def __iter__(self) -> Iterator[Any]:
+        if not is_tracked(self):
+            return iter(raw(self))
+        return (self[i] for i in range(len(self)))
+
+    def __contains__(self, item: Any) -> bool:
+        return raw(item) in raw(self)
+
+    # -- indexing ----------------------------------------------------------------------
+
+    def __getitem__(self, index: Any) -> Any:
+        return call(PRIMITIVES[operator.getitem], (self, _plain_index(index)), _NOKW)
+
+    def __setitem__(self, index: Any, v: Any) -> None:
+        if is_tracked(self) or is_tracked(v):
+            raise TypeError(
+                f"x[...] = v: assigning into a tracked Tensor (shape {self.shape}) while "
+                f"recording would overwrite a value the backward pass needs; build a new array "
+                f"instead (np.where, np.concatenate), or do the assignment outside diff"
+            )
+        target = self.value
+        while isinstance(target, Tensor):
+            target = target.value
+        target[_plain_index(index)] = raw(v)
+
+    # -- methods that mirror ndarray's -------------------------------------------------
+
+    def reshape(self, *shape: Any, order: str = "C") -> Any:
+        """Same as ``np.reshape(x, shape)``; accepts ``x.reshape(2, 3)`` and ``((2, 3))``."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return dispatch(np.reshape, (self, shape), {"order": order} if order != "C" else _NOKW)
+
+    def transpose(self, *axes: Any) -> Any:
+        """Same as ``np.transpose(x, axes)``; accepts ``x.transpose(1, 0)``."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return dispatch(np.transpose, (self, tuple(axes) if axes else None), _NOKW)
+
+    def astype(self, dtype: Any, **kwargs: Any) -> Any:
+        """The value cast to ``dtype`` (differentiable between float dtypes)."""
+        return call(PRIMITIVES[_astype], (self, np.dtype(dtype)), _NOKW)
+
+    def flatten(self, order: str = "C") -> Any:
+        """A 1-d copy of the value, as ``ndarray.flatten``."""
+        return dispatch(np.ravel, (self,), {"order": order} if order != "C" else _NOKW)
+
+    def __copy__(self) -> Any:
+        new = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if slot != "__weakref__" and hasattr(self, slot):
+                    setattr(new, slot, getattr(self, slot))
+        return new
+
+
+def _method(func: Any, name: str) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return dispatch(func, (self, *args), kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"Same as ``np.{func.__name__}(x, ...)``."
+    return method
+
+
+for _name, _func in (
+    ("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min), ("prod", np.prod),
+    ("std", np.std), ("var", np.var), ("dot", np.dot), ("ravel", np.ravel),
+    ("squeeze", np.squeeze), ("clip", np.clip), ("copy", np.copy), ("argmax", np.argmax),
+    ("argmin", np.argmin), ("argsort", np.argsort), ("all", np.all), ("any", np.any),
+    ("cumsum", np.cumsum), ("cumprod", np.cumprod), ("round", np.round), ("repeat", np.repeat),
+    ("take", np.take), ("trace", np.trace), ("diagonal", np.diagonal), ("nonzero", np.nonzero),
+    ("swapaxes", np.swapaxes), ("conj", np.conjugate), ("conjugate", np.conjugate),
+):
+    setattr(Tensor, _name, _method(_func, _name))
+
+
+def _astype(x: Any, dtype: Any) -> Any:
+    """``x.astype(dtype)`` as a function, so that it can be a primitive."""
+    return x.astype(dtype)
+
+
+def _binary(ufunc: np.ufunc) -> tuple[Any, Any]:
+    prims = PRIMITIVES
+
+    def op(self: Tensor, other: Any) -> Any:
+        return call(prims[ufunc], (self, other), _NOKW)
+
+    def rop(self: Tensor, other: Any) -> Any:
+        return call(prims[ufunc], (other, self), _NOKW)
+
+    return op, rop
+
+
+def _unary(ufunc: np.ufunc) -> Any:
+    prims = PRIMITIVES
+
+    def op(self: Tensor) -> Any:
+        return call(prims[ufunc], (self,), _NOKW)
+
+    return op
+
+
+def _inplace(ufunc: np.ufunc) -> Any:
+    """``x op= y``: recorded as a new value while tracked, in place on ``x.value`` otherwise."""
+    prims = PRIMITIVES
+
+    def iop(self: Tensor, other: Any) -> Any:
+        if is_tracked(self) or is_tracked(other):
+            return call(prims[ufunc], (self, other), _NOKW)
+        v = self.value
+        if is_array(v):
+            ufunc(v, raw(other), out=v)
+        else:
+            self.value = ufunc(raw(v), raw(other))
+        return self
+
+    return iop
+
+
+for _names, _ufunc in (
+    (("add", "radd", "iadd"), np.add),
+    (("sub", "rsub", "isub"), np.subtract),
+    (("mul", "rmul", "imul"), np.multiply),
+    (("truediv", "rtruediv", "itruediv"), np.true_divide),
+    (("floordiv", "rfloordiv", "ifloordiv"), np.floor_divide),
+    (("mod", "rmod", "imod"), np.remainder),
+    (("matmul", "rmatmul", "imatmul"), np.matmul),
+    (("and", "rand", "iand"), np.bitwise_and),
+    (("or", "ror", "ior"), np.bitwise_or),
+    (("xor", "rxor", "ixor"), np.bitwise_xor),
+    (("lshift", "rlshift", "ilshift"), np.left_shift),
+    (("rshift", "rrshift", "irshift"), np.right_shift),
+):
+    _op, _rop = _binary(_ufunc)
+    setattr(Tensor, f"__{_names[0]}__", _op)
+    setattr(Tensor, f"__{_names[1]}__", _rop)
+    setattr(Tensor, f"__{_names[2]}__", _inplace(_ufunc))
+
+for _name, _ufunc in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                      ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
+    setattr(Tensor, f"__{_name}__", _binary(_ufunc)[0])
+
+for _name, _ufunc in (("neg", np.negative), ("pos", np.positive), ("abs", np.absolute),
+                      ("invert", np.invert)):
+    setattr(Tensor, f"__{_name}__", _unary(_ufunc))
+
+
+def _pow(self: Tensor, other: Any, mod: Any = None) -> Any:
+    if mod is not None:
+        raise TypeError("pow(x, y, mod): the three-argument form has no gradient rule")
+    return call(PRIMITIVES[np.power], (self, other), _NOKW)
+
+
+def _rpow(self: Tensor, other: Any) -> Any:
+    return call(PRIMITIVES[np.power], (other, self), _NOKW)
+
+
+def _divmod(self: Tensor, other: Any) -> tuple[Any, Any]:
+    return self // other, self % other
+
+
+def _rdivmod(self: Tensor, other: Any) -> tuple[Any, Any]:
+    return other // self, other % self
+
+
+Tensor.__pow__ = _pow  # type: ignore[assignment]
+Tensor.__rpow__ = _rpow  # type: ignore[attr-defined]
+Tensor.__ipow__ = _inplace(np.power)  # type: ignore[attr-defined]
+Tensor.__divmod__ = _divmod  # type: ignore[attr-defined]
+Tensor.__rdivmod__ = _rdivmod  # type: ignore[attr-defined]
+
+
+class Param(Tensor):
+    """A user parameter: a leaf that every ``diff`` differentiates with respect to.
+
+    Outside ``diff`` a Param acts like its value (``x + 1`` is a plain array). ``p.value`` may
+    be reassigned or updated in place; ``p.opt`` holds an optimizer's state for it.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag import Param
+        >>> x = Param(np.array([1.0, 2.0, 3.0]))
+        >>> x
+        P(array([1., 2., 3.]))
+        >>> x + 1
+        array([2., 3., 4.])
+    """
+
+    __slots__ = ("opt", "__weakref__")
+
+    def __init__(self, value: Any) -> None:
+        if isinstance(value, Tensor):
+            raise TypeError(
+                f"Param(x): x is already a {type(value).__name__}; wrap the plain value "
+                f"(ag.value(x)) instead"
+            )
+        if isinstance(value, (list, tuple)):
+            value = np.asarray(value)
+        self.value = value
+        self.opt: Any = None
+
+    def __repr__(self) -> str:
+        return f"P({self.value!r})"
+
+
+class Result(Tensor):
+    """A value computed while recording: a node of its tape.
+
+    ``tape`` is the tape it was recorded on, ``prim`` the primitive (``None`` for a leaf),
+    ``args`` and ``kwargs`` the argument values the gradient rules receive, ``parents`` the
+    nodes of the tracked arguments (aligned with ``args``; ``None`` for constants), and
+    ``outgrad`` the gradient reaching it during the backward sweep.
+    """
+
+    __slots__ = ("tape", "prim", "args", "kwargs", "parents", "outgrad", "owned")
+
+    def __init__(self, value: Any, tape: Tape, prim: Any, args: tuple, kwargs: dict,
+                 parents: tuple) -> None:
+        self.value = value
+        self.tape = tape
+        self.prim = prim
+        self.args = args
+        self.kwargs = kwargs
+        self.parents = parents
+        self.outgrad: Any = None
+        self.owned = False
+
+    def __repr__(self) -> str:
+        return f"R({self.value!r})"
+
+
+# ----------------------------------------------------------------------------------------
+# Unwrapping
+# ----------------------------------------------------------------------------------------
+
+
+def raw(x: Any) -> Any:
+    """The plain value under any number of Tensor wrappers."""
+    while isinstance(x, Tensor):
+        x = x.value
+    return x
+
+
+def _raw_deep(x: Any) -> Any:
+    """``raw`` applied inside lists, tuples and dicts too."""
+    if isinstance(x, Tensor):
+        return raw(x)
+    t = type(x)
+    if t is tuple or t is list:
+        return t(_raw_deep(v) for v in x)
+    if t is dict:
+        return {k: _raw_deep(v) for k, v in x.items()}
+    return x
+
+
+def _is_live(tape: Tape, stack: list[Tape]) -> bool:
+    lvl = tape.level
+    return lvl <= len(stack) and stack[lvl - 1] is tape
+
+
+def peel(x: Any) -> Any:
+    """``x`` with the wrappers of finished tapes removed: a live Tensor, or a plain value.
+
+    A Result whose tape has finished is a constant; its value may still be tracked by an outer
+    tape that is recording.
+    """
+    stack = STATE.stack
+    while isinstance(x, Result) and not _is_live(x.tape, stack):
+        x = x.value
+    if isinstance(x, Param) and not stack:
+        return x.value
+    return x
+
+
+def is_tracked(x: Any) -> bool:
+    """True when ``x`` is a Tensor that a recording tape in this thread differentiates."""
+    stack = STATE.stack
+    if not stack or not isinstance(x, Tensor):
+        return False
+    return isinstance(peel(x), Tensor)
+
+
+def _any_tracked(obj: Any) -> bool:
+    if isinstance(obj, Tensor):
+        return is_tracked(obj)
+    if isinstance(obj, (list, tuple)):
+        return any(_any_tracked(v) for v in obj)
+    if isinstance(obj, dict):
+        return any(_any_tracked(v) for v in obj.values())
+    return False
+
+
+def _describe(x: Any) -> str:
+    v = raw(x)
+    dtype = getattr(v, "dtype", type(v).__name__)
+    return f"shape {np.shape(v)}, {dtype}"
+
+
+def _refuse_conversion(x: Tensor, what: str, alternative: str = "") -> None:
+    if is_tracked(x):
+        also = f", or {alternative}" if alternative else ""
+        raise TypeError(
+            f"{what} of a tracked Tensor ({_describe(x)}) while recording would lose its "
+            f"gradient: the plain value is a constant to the tape. Use ag.value(x) where a "
+            f"constant is what you mean{also}; otherwise keep computing with the Tensor"
+        )
+
+
+def _refuse_if_tracked(name: str, args: Any) -> None:
+    if STATE.stack and _any_tracked(args):
+        raise TypeError(
+            f"{name} has no gradient rule in minitorch_ag, and it was called on a tracked "
+            f"Tensor while recording. Define one with ag.primitive({name}, rule, ...) (see "
+            f"API.md §5), or pass ag.value(x) if no gradient should flow through it"
+        )
+
+
+def _plain_index(index: Any) -> Any:
+    """An index with Tensors unwrapped and lists made arrays (indices have no gradient)."""
+    t = type(index)
+    if t is int or t is slice:
+        return index
+    if t is tuple:
+        return tuple(_plain_index_item(i) for i in index)
+    return _plain_index_item(index)
+
+
+def _plain_index_item(i: Any) -> Any:
+    if isinstance(i, Tensor):
+        i = raw(i)
+    if type(i) is list:
+        i = np.asarray(i)
+    return i
+
+
+# ----------------------------------------------------------------------------------------
+# Calling a primitive: the recording path
+# ----------------------------------------------------------------------------------------
+
+
+def _call_plain(prim: Primitive, args: tuple, kwargs: dict) -> Any:
+    values = [raw(a) if isinstance(a, Tensor) else a for a in args]
+    if kwargs:
+        kwargs = _raw_deep(kwargs)
+    return prim.fn(*values, **kwargs)
+
+
+def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
+    """Call ``prim`` on ``args``, recording it when a tracked Tensor is among them.
+
+    The innermost live tape any argument is tracked on receives the node; arguments tracked on
+    it are unwrapped to their values, and those values may still be Tensors of outer tapes, in
+    which case the computation recurses and records there too.
+    """
+    stack = STATE.stack
+    if not stack:
+        return _call_plain(prim, args, kwargs)
+    if prim.zerograd:
+        return prim.fn(*_raw_deep(args), **_raw_deep(kwargs))
+    if kwargs:
+        args, kwargs = _recordable_kwargs(prim, args, kwargs)
+    if len(stack) > 1:
+        return _call_nested(prim, args, kwargs, stack)
+
+    # One tape recording (the common case): every live Tensor is tracked on it.
+    tape = stack[0]
+    parents = None
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            if a.__class__ is Result and a.tape is tape:
+                node = a
+            elif isinstance(a, Param):
+                node = tape.leaves.get(id(a))
+                if node is None:
+                    node = param_leaf(a, tape)
+            elif isinstance(a, Result) and a.tape is tape:
+                node = a
+            else:  # the Result of a finished tape is a constant: retry without it
+                return call(prim, tuple(peel(x) for x in args), kwargs)
+            if parents is None:
+                parents = [None] * len(args)
+                values = list(args)
+            parents[i] = node
+            values[i] = node.value
+    if parents is None:
+        return prim.fn(*args, **kwargs)
+    vals = tuple(values)
+    out = prim.fn(*vals, **kwargs)
+    if prim.ufunc:
+        kwargs = _NOKW
+    if out.__class__ is tuple or isinstance(out, tuple):
+        return _record_outputs(out, tape, prim, vals, kwargs, tuple(parents))
+    node = Result(out, tape, prim, vals, kwargs, tuple(parents))
+    tape.nodes.append(node)
+    return node
+
+
+def _call_nested(prim: Primitive, args: tuple, kwargs: dict, stack: list[Tape]) -> Any:
+    """``call`` while several tapes record: find the innermost one involved, then recurse."""
+    depth = len(stack)
+    top = None
+    toplevel = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            if isinstance(a, Param):
+                top = stack[-1]
+                toplevel = depth
+                continue
+            t = a.tape
+            lvl = t.level
+            if lvl <= depth and stack[lvl - 1] is t:
+                if lvl > toplevel:
+                    toplevel = lvl
+                    top = t
+            else:  # the Result of a finished tape is a constant: retry without it
+                return call(prim, tuple(peel(x) for x in args), kwargs)
+    if top is None:
+        return prim.fn(*args, **kwargs)
+    values = list(args)
+    parents: list[Any] = [None] * len(args)
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            if isinstance(a, Param):
+                node = param_leaf(a, top)
+            elif a.tape is top:
+                node = a
+            else:  # tracked on an outer tape only: a constant on this one
+                continue
+            parents[i] = node
+            values[i] = node.value
+    vals = tuple(values)
+    out = call(prim, vals, kwargs) if toplevel > 1 else prim.fn(*vals, **kwargs)
+    if prim.ufunc:
+        kwargs = _NOKW
+    if isinstance(out, tuple):
+        return _record_outputs(out, top, prim, vals, kwargs, tuple(parents))
+    node = Result(out, top, prim, vals, kwargs, tuple(parents))
+    top.nodes.append(node)
+    return node
+
+
+def _record_outputs(out: tuple, tape: Tape, prim: Primitive, vals: tuple, kwargs: dict,
+                    parents: tuple) -> tuple:
+    """Record a primitive with several outputs: one node for the tuple, one for each item."""
+    whole = Result(out, tape, prim, vals, kwargs, parents)
+    tape.nodes.append(whole)
+    items = []
+    for k, v in enumerate(out):
+        item = Result(v, tape, ITEM, (None, k), _NOKW, (whole,))
+        tape.nodes.append(item)
+        items.append(item)
+    return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
+
+
+def param_leaf(p: Param, tape: Tape) -> Result:
+    """The leaf node of Param ``p`` on ``tape``, created the first time the tape meets ``p``.
+
+    On tape ``k`` the leaf's value is ``p``'s leaf on tape ``k - 1``, so that gradients computed
+    on tape ``k`` are themselves recorded on the tapes outside it.
+    """
+    leaf = tape.leaves.get(id(p))
+    if leaf is None:
+        lvl = tape.level
+        inner = param_leaf(p, STATE.stack[lvl - 2]) if lvl > 1 else p.value
+        leaf = Result(inner, tape, None, (p,), _NOKW, ())
+        tape.leaves[id(p)] = leaf
+        tape.nodes.append(leaf)
+    return leaf
+
+
+def new_leaf(value: Any, tape: Tape) -> Result:
+    """A fresh leaf on ``tape`` (the function interface's arguments)."""
+    leaf = Result(value, tape, None, (), _NOKW, ())
+    tape.nodes.append(leaf)
+    return leaf
+
+
+def lower(x: Any) -> Any:
+    """How ``x`` looks to the innermost active tape: a live node, or a plain value."""
+    x = peel(x)
+    if isinstance(x, Param):
+        return param_leaf(x, STATE.stack[-1])
+    return x
+
+
+def node_on(x: Any, tape: Tape) -> Result | None:
+    """The node that represents ``x`` on ``tape`` (which must still be live), if any."""
+    x = peel(x)
+    if isinstance(x, Param):
+        return param_leaf(x, tape)
+    if isinstance(x, Result) and x.tape is tape:
+        return x
+    return None
+
+
+def _recordable_kwargs(prim: Primitive, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Keyword arguments of a recorded call: constants unwrapped, tracked ones made positional.
+
+    ``out=`` cannot be recorded (it writes into an array the tape may hold), so it is refused
+    when anything is tracked.
+    """
+    out = kwargs.get("out")
+    if out is not None and (_any_tracked(args) or _any_tracked(out)):
+        raise TypeError(
+            f"{prim.name}(..., out=...): writing the result into an existing array cannot be "
+            f"recorded while differentiating; write y = {prim.name}(...) instead"
+        )
+    if not any(isinstance(v, Tensor) for v in kwargs.values()):
+        return args, kwargs
+    if not any(is_tracked(v) for v in kwargs.values()):
+        return args, {k: raw(v) for k, v in kwargs.items()}
+    try:
+        bound = inspect.signature(prim.fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        bound = None
+    if bound is not None:
+        positional: list[Any] = []
+        rest: dict[str, Any] = {}
+        for name, param in bound.signature.parameters.items():
+            if name not in bound.arguments:
+                if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                    positional.append(param.default)
+                continue
+            v = bound.arguments[name]
+            if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                positional.append(v)
+            elif param.kind == param.VAR_POSITIONAL:
+                positional.extend(v)
+            elif param.kind == param.VAR_KEYWORD:
+                rest.update(v)
+            else:
+                rest[name] = v
+        if not any(is_tracked(v) for v in rest.values()):
+            while positional and positional[-1] is inspect.Parameter.empty:
+                positional.pop()
+            return tuple(positional), rest
+    names = ", ".join(k for k, v in kwargs.items() if is_tracked(v))
+    raise TypeError(
+        f"{prim.name}: the tracked Tensor given as keyword argument {names} cannot be "
+        f"differentiated there; pass it positionally"
+    )
+
+
+def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
+    """Call NumPy function ``func`` on arguments that may hold Tensors (``__array_function__``).
+
+    A registered primitive records; an unregistered function runs on plain values, unless a
+    tracked Tensor is among its arguments while recording, which would silently drop its
+    gradient, so that raises ``TypeError``.
+    """
+    prim = PRIMITIVES.get(func)
+    if prim is not None:
+        if prim.adapter is not None:
+            args, kwargs = prim.adapter(args, kwargs)
+        return call(prim, args, kwargs)
+    _refuse_if_tracked(f"np.{getattr(func, '__name__', func)}", (args, kwargs))
+    return func(*_raw_deep(args), **_raw_deep(kwargs))
