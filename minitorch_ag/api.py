@@ -116,7 +116,7 @@ def _tape_grad(tape: Tape, x: Any) -> Any:
 def _is_differentiable_leaf(x: Any) -> bool:
     if isinstance(x, Tensor):
         return True
-    if isinstance(x, bool) or isinstance(x, np.bool_):
+    if isinstance(x, (bool, np.bool_)):
         return False
     if isinstance(x, numbers.Number):
         return True
@@ -144,10 +144,10 @@ def _zip_structure(fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
     if isinstance(x, dict):
         return type(x)((k, _zip_structure(fn, v, y[k])) for k, v in x.items())
     if isinstance(x, tuple):
-        items = [_zip_structure(fn, a, b) for a, b in zip(x, y)]
+        items = [_zip_structure(fn, a, b) for a, b in zip(x, y, strict=True)]
         return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     if isinstance(x, list):
-        return type(x)(_zip_structure(fn, a, b) for a, b in zip(x, y))
+        return type(x)(_zip_structure(fn, a, b) for a, b in zip(x, y, strict=True))
     return None
 
 
@@ -399,7 +399,8 @@ def vjp(f: Callable[..., Any], *args: Any, const: Sequence[int] = ()) -> tuple[A
     several = isinstance(out, tuple)
     outputs = tuple(out) if several else (out,)
     nodes = list(result) if several else [result]
-    values = tuple(n.value if n is not None else peel(o) for n, o in zip(nodes, outputs))
+    pairs = zip(nodes, outputs, strict=True)
+    values = tuple(n.value if n is not None else peel(o) for n, o in pairs)
 
     def back(*cotangents: Any) -> tuple[Any, ...]:
         if not cotangents:
@@ -409,7 +410,8 @@ def vjp(f: Callable[..., Any], *args: Any, const: Sequence[int] = ()) -> tuple[A
                 f"vjp: the pullback takes one cotangent per output: {len(outputs)} expected, "
                 f"{len(cotangents)} given"
             )
-        seeds = [(n, c) for n, c in zip(nodes, cotangents) if n is not None and c is not None]
+        pairs = zip(nodes, cotangents, strict=True)
+        seeds = [(n, c) for n, c in pairs if n is not None and c is not None]
         backward(tape, seeds, retain=True)
         grads = []
         for i, a in enumerate(args):

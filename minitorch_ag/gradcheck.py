@@ -115,7 +115,7 @@ def gradcheck(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: float 
     if not argnums:
         raise ValueError("gradcheck: no floating-point argument to check")
     analytic = grad(f, argnum=argnums)(*args)
-    for i, g in zip(argnums, analytic):
+    for i, g in zip(argnums, analytic, strict=True):
         _check_argument(f, args, i, g, eps, rtol, atol)
     return True
 
@@ -206,7 +206,7 @@ def _projected_gradient(f: Callable[..., Any], args: tuple, seed: int) -> Callab
 
     def projected(*xs: Any) -> Any:
         total = 0.0
-        for i, g in zip(argnums, gradient(*xs)):
+        for i, g in zip(argnums, gradient(*xs), strict=True):
             for p, d in directions[i]:
                 gi = _lookup(g, p, "")
                 if gi is not None:

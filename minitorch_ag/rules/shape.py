@@ -52,7 +52,7 @@ primitive(_astype, lambda dy, y, a, dtype: dy, None, name="astype")
 def _joined(args, kwargs):
     """``np.concatenate(arrays, axis)`` called as ``f(*arrays, axis=axis)``."""
     arrays, *rest = args
-    return tuple(arrays), dict(zip(("axis", "out"), rest), **kwargs)
+    return tuple(arrays), dict(zip(("axis", "out"), rest, strict=False), **kwargs)
 
 
 def _concatenate(*arrays, **kwargs):
