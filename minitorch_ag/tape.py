@@ -169,22 +169,23 @@ def _unbroadcast_general(dx: Any, like: Any, who: Any, position: int) -> Any:
 # ----------------------------------------------------------------------------------------
 
 
-def _add_grad(node: Any, dx: Any) -> None:
+def _add_grad(node: Any, dx: Any, owned: set[int]) -> None:
     """Accumulate ``dx`` into ``node.outgrad``, copying only when it must.
 
     The first gradient is stored as it is (it may be shared with another node, so it is never
-    written to). The second is added into a new array, which the node then owns, so that the
-    third and later ones are added in place.
+    written to). The second is added into a new array, which the sweep then owns (``owned``
+    holds the ids of such nodes), so that the third and later ones are added in place.
     """
     old = node.outgrad
     if old is None:
         node.outgrad = dx
-    elif node.owned:
+    elif id(node) in owned:
         old += dx
     else:
         total = old + dx
         node.outgrad = total
-        node.owned = type(total) is _ndarray or array_module(total) is not np
+        if type(total) is _ndarray or array_module(total) is not np:
+            owned.add(id(node))
 
 
 def seed_like(v: Any) -> Any:
@@ -212,13 +213,14 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
     if retain:
         for n in nodes:
             n.outgrad = None
-            n.owned = False
+    owned: set[int] = set()  # nodes whose gradient is an array this sweep made (see _add_grad)
     start = -1
     for node, dy in seeds:
         if dy is None:
             continue
-        _add_grad(node, dy)
+        _add_grad(node, dy, owned)
         start = max(start, _position(nodes, node))
+    ndarray = _ndarray
     for i in range(start, -1, -1):
         node = nodes[i]
         prim = node.prim
@@ -226,16 +228,52 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
             continue
         g = node.outgrad
         if g is not None:
-            if type(g) is list:  # a primitive with several outputs gets a tuple
-                g = tuple(g)
-            _propagate(node, prim, g)
+            if prim is ITEM or prim.grad_all is not None or type(g) is list:
+                _propagate_special(node, prim, g, owned)
+            else:
+                # The common case, inlined: one rule per tracked argument.
+                args = node.args
+                kwargs = node.kwargs
+                y = node.value
+                rules = prim.grads
+                for pos, parent in enumerate(node.parents):
+                    if parent is None:
+                        continue
+                    if pos >= len(rules):
+                        _missing_rule(prim, pos)
+                    rule = rules[pos]
+                    if rule is None:
+                        continue
+                    dx = rule(g, y, *args, **kwargs) if kwargs else rule(g, y, *args)
+                    if dx is None:
+                        continue
+                    if dx is g and parent.prim is None and hasattr(dx, "copy"):
+                        dx = dx.copy()  # a leaf keeps its gradient: never share it
+                    pv = parent.value
+                    if not (type(dx) is ndarray and type(pv) is ndarray
+                            and dx.shape == pv.shape and dx.dtype is pv.dtype):
+                        dx = unbroadcast(dx, pv, prim, pos)
+                    if parent.outgrad is None:
+                        parent.outgrad = dx
+                    else:
+                        _add_grad(parent, dx, owned)
+            if owned:
+                owned.discard(id(node))  # the node is done: its id may be reused from now on
         if not retain:
-            node.outgrad = node.args = node.kwargs = node.parents = None
+            node.outgrad = node.args = node.parents = None
             nodes[i] = None
     tape.swept = True
 
 
-def _propagate(node: Any, prim: Any, g: Any) -> None:
+def _missing_rule(prim: Any, pos: int) -> None:
+    raise TypeError(
+        f"{prim.name}: no gradient rule for argument {pos}; give one to ag.primitive "
+        f"(or None to declare that it has no gradient)"
+    )
+
+
+def _propagate_special(node: Any, prim: Any, g: Any, owned: set[int]) -> None:
+    """Backward through a multi-output primitive, one of its outputs, or a variadic one."""
     parents = node.parents
     args = node.args
     y = node.value
@@ -247,30 +285,26 @@ def _propagate(node: Any, prim: Any, g: Any) -> None:
             slots = source.outgrad = [None] * len(source.value)
         slots[k] = g if slots[k] is None else slots[k] + g
         return
+    if type(g) is list:  # a primitive with several outputs gets a tuple
+        g = tuple(g)
     kwargs = node.kwargs
     if prim.grad_all is not None:
         grads = prim.grad_all(g, y, *args, **kwargs)
+    else:
+        grads = [None] * len(parents)
         for pos, parent in enumerate(parents):
-            if parent is not None and grads[pos] is not None:
-                _add_grad(parent, unbroadcast(grads[pos], parent.value, prim, pos))
-        return
-    rules = prim.grads
+            if parent is not None:
+                if pos >= len(prim.grads):
+                    _missing_rule(prim, pos)
+                rule = prim.grads[pos]
+                if rule is not None:
+                    grads[pos] = rule(g, y, *args, **kwargs)
     for pos, parent in enumerate(parents):
-        if parent is None:
-            continue
-        if pos >= len(rules):
-            raise TypeError(
-                f"{prim.name}: no gradient rule for argument {pos}; give one to ag.primitive "
-                f"(or None to declare that it has no gradient)"
-            )
-        rule = rules[pos]
-        if rule is None:
-            continue
-        dx = rule(g, y, *args, **kwargs)
-        if dx is not None:
+        dx = grads[pos]
+        if parent is not None and dx is not None:
             if dx is g and parent.prim is None and hasattr(dx, "copy"):
-                dx = dx.copy()  # a leaf keeps its gradient: never share it with another
-            _add_grad(parent, unbroadcast(dx, parent.value, prim, pos))
+                dx = dx.copy()
+            _add_grad(parent, unbroadcast(dx, parent.value, prim, pos), owned)
 
 
 class _Item:

@@ -339,7 +339,7 @@ class Result(Tensor):
     ``outgrad`` the gradient reaching it during the backward sweep.
     """
 
-    __slots__ = ("tape", "prim", "args", "kwargs", "parents", "outgrad", "owned")
+    __slots__ = ("tape", "prim", "args", "kwargs", "parents", "outgrad")
 
     def __init__(self, value: Any, tape: Tape, prim: Any, args: tuple, kwargs: dict,
                  parents: tuple) -> None:
@@ -350,7 +350,6 @@ class Result(Tensor):
         self.kwargs = kwargs
         self.parents = parents
         self.outgrad: Any = None
-        self.owned = False
 
     def __repr__(self) -> str:
         return f"R({self.value!r})"
@@ -489,9 +488,60 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
     if len(stack) > 1:
         return _call_nested(prim, args, kwargs, stack)
 
-    # One tape recording (the common case): every live Tensor is tracked on it.
+    # One tape recording (the common case): every live Tensor is tracked on it. Arguments
+    # that are Results of that tape take the shortest path; anything else (Params, Results of
+    # finished tapes) goes through _gather.
     tape = stack[0]
     parents = None
+    n = len(args)
+    if n == 2:
+        a, b = args
+        if a.__class__ is Result and a.tape is tape:
+            if b.__class__ is Result and b.tape is tape:
+                parents = [a, b]
+                values = [a.value, b.value]
+            elif not isinstance(b, Tensor):
+                parents = [a, None]
+                values = [a.value, b]
+        elif b.__class__ is Result and b.tape is tape and not isinstance(a, Tensor):
+            parents = [None, b]
+            values = [a, b.value]
+    elif n == 1:
+        a = args[0]
+        if a.__class__ is Result and a.tape is tape:
+            parents = [a]
+            values = [a.value]
+    if parents is None:
+        values, parents = _gather(args, tape)
+        if values is None:  # a Result of a finished tape is a constant: retry without it
+            return call(prim, tuple(peel(x) for x in args), kwargs)
+        if parents is None:  # nothing tracked
+            return prim.fn(*args, **kwargs)
+    out = prim.fn(*values, **kwargs)
+    if prim.ufunc:
+        kwargs = _NOKW
+    if out.__class__ is tuple or isinstance(out, tuple):
+        return _record_outputs(out, tape, prim, tuple(values), kwargs, tuple(parents))
+    node = _new_result(Result)  # what Result(...) does, without the cost of a Python __init__
+    node.value = out
+    node.tape = tape
+    node.prim = prim
+    node.args = values
+    node.kwargs = kwargs
+    node.parents = parents
+    node.outgrad = None
+    tape.nodes.append(node)
+    return node
+
+
+def _gather(args: tuple, tape: Tape) -> tuple[Any, Any]:
+    """Argument values and parent nodes on ``tape``, the only tape recording.
+
+    Returns ``(values, None)`` when nothing is tracked, and ``(None, None)`` when an argument
+    is the Result of a finished tape (the caller retries with it peeled).
+    """
+    parents = None
+    values = list(args)
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             if a.__class__ is Result and a.tape is tape:
@@ -502,24 +552,16 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
                     node = param_leaf(a, tape)
             elif isinstance(a, Result) and a.tape is tape:
                 node = a
-            else:  # the Result of a finished tape is a constant: retry without it
-                return call(prim, tuple(peel(x) for x in args), kwargs)
+            else:
+                return None, None
             if parents is None:
                 parents = [None] * len(args)
-                values = list(args)
             parents[i] = node
             values[i] = node.value
-    if parents is None:
-        return prim.fn(*args, **kwargs)
-    vals = tuple(values)
-    out = prim.fn(*vals, **kwargs)
-    if prim.ufunc:
-        kwargs = _NOKW
-    if out.__class__ is tuple or isinstance(out, tuple):
-        return _record_outputs(out, tape, prim, vals, kwargs, tuple(parents))
-    node = Result(out, tape, prim, vals, kwargs, tuple(parents))
-    tape.nodes.append(node)
-    return node
+    return values, parents
+
+
+_new_result = object.__new__
 
 
 def _call_nested(prim: Primitive, args: tuple, kwargs: dict, stack: list[Tape]) -> Any:
