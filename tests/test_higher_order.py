@@ -99,3 +99,27 @@ def test_multiple_output_primitive_second_order():
     x = np.array([0.1, 0.9])
     assert ag.gradcheck(f, x)
     assert ag.gradcheck(f, x, order=2)
+
+
+def test_mixed_partial_derivatives_with_params():
+    a, b = Param(np.array([2.0])), Param(np.array([3.0]))
+    outer = diff(lambda: np.sum(grad(diff(lambda: np.sum(a * a * b)), a)))  # 2ab
+    np.testing.assert_allclose(grad(outer, b), [4.0])  # 2a
+    np.testing.assert_allclose(grad(outer, a), [6.0])  # 2b
+
+
+def test_outer_value_used_inside_inner_diff():
+    a = Param(np.array([1.5, -2.0]))
+
+    def outer():
+        r = a * a  # recorded on the outer tape only
+        return np.sum(grad(diff(lambda: np.sum(r * a)), a))  # d/da (r a) = r, as a constant
+
+    np.testing.assert_allclose(grad(diff(outer), a), 2 * a.value)
+
+
+def test_inner_gradient_without_outer_dependence():
+    a, b = Param(np.array([1.0])), Param(np.array([2.0]))
+    outer = diff(lambda: np.sum(grad(diff(lambda: np.sum(a * 3 + b)), a)) + np.sum(b))
+    assert grad(outer, a) is None
+    np.testing.assert_allclose(grad(outer, b), [1.0])
