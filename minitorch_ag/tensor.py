@@ -93,6 +93,18 @@ class Tensor:
     def __index__(self) -> int:
         return operator.index(raw(self))
 
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return round(raw(self), ndigits) if ndigits is not None else round(raw(self))
+
+    def __floor__(self) -> int:
+        return int(np.floor(raw(self)))
+
+    def __ceil__(self) -> int:
+        return int(np.ceil(raw(self)))
+
+    def __trunc__(self) -> int:
+        return int(np.trunc(raw(self)))
+
     def __format__(self, spec: str) -> str:
         return format(raw(self), spec) if spec else repr(self)
 
@@ -116,6 +128,14 @@ class Tensor:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.itemsize
 
     @property
     def T(self) -> Any:
@@ -498,19 +518,19 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
         a, b = args
         if a.__class__ is Result and a.tape is tape:
             if b.__class__ is Result and b.tape is tape:
-                parents = [a, b]
-                values = [a.value, b.value]
+                parents = (a, b)
+                values = (a.value, b.value)
             elif not isinstance(b, Tensor):
-                parents = [a, None]
-                values = [a.value, b]
+                parents = (a, None)
+                values = (a.value, b)
         elif b.__class__ is Result and b.tape is tape and not isinstance(a, Tensor):
-            parents = [None, b]
-            values = [a, b.value]
+            parents = (None, b)
+            values = (a, b.value)
     elif n == 1:
         a = args[0]
         if a.__class__ is Result and a.tape is tape:
-            parents = [a]
-            values = [a.value]
+            parents = (a,)
+            values = (a.value,)
     if parents is None:
         values, parents = _gather(args, tape)
         if values is None:  # a Result of a finished tape is a constant: retry without it
@@ -521,7 +541,7 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
     if prim.ufunc:
         kwargs = _NOKW
     if out.__class__ is tuple or isinstance(out, tuple):
-        return _record_outputs(out, tape, prim, tuple(values), kwargs, tuple(parents))
+        return _record_outputs(out, tape, prim, values, kwargs, parents)
     node = _new_result(Result)  # what Result(...) does, without the cost of a Python __init__
     node.value = out
     node.tape = tape
@@ -558,7 +578,7 @@ def _gather(args: tuple, tape: Tape) -> tuple[Any, Any]:
                 parents = [None] * len(args)
             parents[i] = node
             values[i] = node.value
-    return values, parents
+    return tuple(values), (None if parents is None else tuple(parents))
 
 
 _new_result = object.__new__

@@ -214,3 +214,15 @@ def test_value_of_things():
     t = diff(lambda: np.sum(p))
     assert value(t) == 2.0 and float(t) == 2.0 and t.item() == 2.0
     assert value(None) is None and value("s") == "s"
+
+
+def test_piecewise_constant_builtins_are_allowed_while_recording():
+    import math
+
+    p = Param(np.array(2.6))
+    got = []
+    diff(lambda: (got.extend([round(p), math.floor(p), math.ceil(p), math.trunc(p),
+                              int(p), bool(p)]), p * 1.0)[1])
+    assert got == [3, 2, 3, 2, 2, True]
+    q = Param(np.ones((2, 3), dtype=np.float32))
+    assert q.itemsize == 4 and q.nbytes == 24
