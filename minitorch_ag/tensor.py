@@ -94,7 +94,9 @@ class Tensor:
         return operator.index(raw(self))
 
     def __round__(self, ndigits: int | None = None) -> Any:
-        return round(raw(self), ndigits) if ndigits is not None else round(raw(self))
+        v = raw(self)
+        v = v.item() if isinstance(v, np.ndarray) else v
+        return round(v, ndigits) if ndigits is not None else round(v)
 
     def __floor__(self) -> int:
         return int(np.floor(raw(self)))
