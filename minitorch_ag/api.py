@@ -100,7 +100,7 @@ def _tape_grad(tape: Tape, x: Any) -> Any:
     if isinstance(x, Param):
         leaf = tape.leaves.get(id(x))
         return None if leaf is None else _finish(leaf.outgrad, x.value)
-    if isinstance(x, Result) and x.tape is tape and x.prim is None:
+    if isinstance(x, Result) and x.mark is tape.mark and x.prim is None:
         return _finish(x.outgrad, raw(x.value))
     raise TypeError(
         f"grad(tape, x): x must be a Param (or a leaf of that tape); got {type(x).__name__}. "

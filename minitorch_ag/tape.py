@@ -24,6 +24,7 @@ How differentiation works, in four steps:
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -60,6 +61,20 @@ def active_tapes() -> tuple[Tape, ...]:
     return tuple(STATE.stack)
 
 
+class TapeMark:
+    """The identity of a tape, which its nodes hold instead of the tape itself.
+
+    A node that held its tape would make a reference cycle (the tape holds its nodes), and
+    only the cyclic garbage collector could then free a dropped tape; with marks, reference
+    counting frees a tape and all its arrays as soon as the last reference to it goes.
+    """
+
+    __slots__ = ("level",)
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+
 class Tape:
     """The record of one ``diff``: its nodes in creation order, its result and its gradients.
 
@@ -67,11 +82,12 @@ class Tape:
     a ``Param`` ``p``. The backward sweep runs the first time a gradient is asked for.
     """
 
-    __slots__ = ("nodes", "level", "leaves", "result", "value", "swept", "__weakref__")
+    __slots__ = ("nodes", "level", "mark", "leaves", "result", "value", "swept", "__weakref__")
 
     def __init__(self, level: int) -> None:
         self.nodes: list[Any] = []
         self.level = level
+        self.mark = TapeMark(level)
         self.leaves: dict[int, Any] = {}  # id(param) -> its leaf node on this tape
         self.result: Any = None  # the node of the result, None when it is a constant
         self.value: Any = None
@@ -101,15 +117,44 @@ def push_tape() -> Tape:
     stack = STATE.stack
     tape = Tape(len(stack) + 1)
     stack.append(tape)
+    _pause_gc()
     return tape
 
 
 def pop_tape(tape: Tape) -> None:
     """Stop recording on ``tape`` (and on any inner tape an exception left behind)."""
+    _resume_gc()
     stack = STATE.stack
     while stack:
         if stack.pop() is tape:
             return
+
+
+# While anything records, Python's cyclic garbage collector is paused. A tape holds no
+# reference cycles (see TapeMark), so reference counting alone frees it; but each node is an
+# object the collector tracks, and its full collections, triggered as a long tape grows, walk
+# every node again and again: the cost per operation would grow with the length of the chain.
+# Cyclic garbage the user's code makes while recording is collected once recording stops.
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+def _pause_gc() -> None:
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+
+
+def _resume_gc() -> None:
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 # ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 
 from .backend import is_array
 from .registry import PRIMITIVES, Primitive
-from .tape import ITEM, STATE, Tape
+from .tape import ITEM, STATE, Tape, TapeMark
 
 __all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch"]
 
@@ -355,18 +355,19 @@ class Param(Tensor):
 class Result(Tensor):
     """A value computed while recording: a node of its tape.
 
-    ``tape`` is the tape it was recorded on, ``prim`` the primitive (``None`` for a leaf),
-    ``args`` and ``kwargs`` the argument values the gradient rules receive, ``parents`` the
-    nodes of the tracked arguments (aligned with ``args``; ``None`` for constants), and
+    ``mark`` identifies the tape it was recorded on (see ``TapeMark``), ``prim`` is the
+    primitive (``None`` for a leaf), ``args`` and ``kwargs`` the argument values the gradient
+    rules receive, ``parents`` the nodes of the tracked arguments (aligned with ``args``;
+    ``None`` for constants), and
     ``outgrad`` the gradient reaching it during the backward sweep.
     """
 
-    __slots__ = ("tape", "prim", "args", "kwargs", "parents", "outgrad")
+    __slots__ = ("mark", "prim", "args", "kwargs", "parents", "outgrad")
 
     def __init__(self, value: Any, tape: Tape, prim: Any, args: tuple, kwargs: dict,
                  parents: tuple) -> None:
         self.value = value
-        self.tape = tape
+        self.mark = tape.mark
         self.prim = prim
         self.args = args
         self.kwargs = kwargs
@@ -401,9 +402,9 @@ def _raw_deep(x: Any) -> Any:
     return x
 
 
-def _is_live(tape: Tape, stack: list[Tape]) -> bool:
-    lvl = tape.level
-    return lvl <= len(stack) and stack[lvl - 1] is tape
+def _is_live(mark: TapeMark, stack: list[Tape]) -> bool:
+    lvl = mark.level
+    return lvl <= len(stack) and stack[lvl - 1].mark is mark
 
 
 def peel(x: Any) -> Any:
@@ -413,7 +414,7 @@ def peel(x: Any) -> Any:
     tape that is recording.
     """
     stack = STATE.stack
-    while isinstance(x, Result) and not _is_live(x.tape, stack):
+    while isinstance(x, Result) and not _is_live(x.mark, stack):
         x = x.value
     if isinstance(x, Param) and not stack:
         return x.value
@@ -514,23 +515,24 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
     # that are Results of that tape take the shortest path; anything else (Params, Results of
     # finished tapes) goes through _gather.
     tape = stack[0]
+    mark = tape.mark
     parents = None
     n = len(args)
     if n == 2:
         a, b = args
-        if a.__class__ is Result and a.tape is tape:
-            if b.__class__ is Result and b.tape is tape:
+        if a.__class__ is Result and a.mark is mark:
+            if b.__class__ is Result and b.mark is mark:
                 parents = (a, b)
                 values = (a.value, b.value)
             elif not isinstance(b, Tensor):
                 parents = (a, None)
                 values = (a.value, b)
-        elif b.__class__ is Result and b.tape is tape and not isinstance(a, Tensor):
+        elif b.__class__ is Result and b.mark is mark and not isinstance(a, Tensor):
             parents = (None, b)
             values = (a, b.value)
     elif n == 1:
         a = args[0]
-        if a.__class__ is Result and a.tape is tape:
+        if a.__class__ is Result and a.mark is mark:
             parents = (a,)
             values = (a.value,)
     if parents is None:
@@ -546,7 +548,7 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
         return _record_outputs(out, tape, prim, values, kwargs, parents)
     node = _new_result(Result)  # what Result(...) does, without the cost of a Python __init__
     node.value = out
-    node.tape = tape
+    node.mark = mark
     node.prim = prim
     node.args = values
     node.kwargs = kwargs
@@ -564,15 +566,16 @@ def _gather(args: tuple, tape: Tape) -> tuple[Any, Any]:
     """
     parents = None
     values = list(args)
+    mark = tape.mark
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            if a.__class__ is Result and a.tape is tape:
+            if a.__class__ is Result and a.mark is mark:
                 node = a
             elif isinstance(a, Param):
                 node = tape.leaves.get(id(a))
                 if node is None:
                     node = param_leaf(a, tape)
-            elif isinstance(a, Result) and a.tape is tape:
+            elif isinstance(a, Result) and a.mark is mark:
                 node = a
             else:
                 return None, None
@@ -597,12 +600,12 @@ def _call_nested(prim: Primitive, args: tuple, kwargs: dict, stack: list[Tape]) 
                 top = stack[-1]
                 toplevel = depth
                 continue
-            t = a.tape
-            lvl = t.level
-            if lvl <= depth and stack[lvl - 1] is t:
+            m = a.mark
+            lvl = m.level
+            if lvl <= depth and stack[lvl - 1].mark is m:
                 if lvl > toplevel:
                     toplevel = lvl
-                    top = t
+                    top = stack[lvl - 1]
             else:  # the Result of a finished tape is a constant: retry without it
                 return call(prim, tuple(peel(x) for x in args), kwargs)
     if top is None:
@@ -613,7 +616,7 @@ def _call_nested(prim: Primitive, args: tuple, kwargs: dict, stack: list[Tape]) 
         if isinstance(a, Tensor):
             if isinstance(a, Param):
                 node = param_leaf(a, top)
-            elif a.tape is top:
+            elif a.mark is top.mark:
                 node = a
             else:  # tracked on an outer tape only: a constant on this one
                 continue
@@ -679,7 +682,7 @@ def node_on(x: Any, tape: Tape) -> Result | None:
     x = peel(x)
     if isinstance(x, Param):
         return param_leaf(x, tape)
-    if isinstance(x, Result) and x.tape is tape:
+    if isinstance(x, Result) and x.mark is tape.mark:
         return x
     return None
 

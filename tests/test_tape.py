@@ -204,3 +204,37 @@ def test_tape_repr_and_type():
     t = diff(lambda: p * 14.0)  # a size-1 array is a scalar result
     assert isinstance(t, Tape)
     assert grad(t, p).shape == (1, 1)
+
+
+def test_a_dropped_tape_is_freed_by_reference_counting_alone():
+    p = Param(np.ones(1000))
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for sweep in (False, True):
+            t = diff(lambda: np.sum(np.tanh(p * 2.0)))
+            ref = weakref.ref(t.nodes[1].value)
+            if sweep:
+                grad(t, p)
+            del t
+            assert ref() is None  # no reference cycle kept the graph alive
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_garbage_collector_paused_while_recording_and_restored():
+    p = Param(np.ones(2))
+    states = []
+    assert gc.isenabled()
+    diff(lambda: (states.append(gc.isenabled()), np.sum(p))[1])
+    assert states == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError):
+        diff(lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        diff(lambda: np.sum(p))
+        assert not gc.isenabled()  # a collector the user disabled stays disabled
+    finally:
+        gc.enable()
