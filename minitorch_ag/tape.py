@@ -284,9 +284,10 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
                 for pos, parent in enumerate(node.parents):
                     if parent is None:
                         continue
-                    if pos >= len(rules):
+                    try:
+                        rule = rules[pos]
+                    except IndexError:
                         _missing_rule(prim, pos)
-                    rule = rules[pos]
                     if rule is None:
                         continue
                     dx = rule(g, y, *args, **kwargs) if kwargs else rule(g, y, *args)

@@ -541,9 +541,12 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
             return call(prim, tuple(peel(x) for x in args), kwargs)
         if parents is None:  # nothing tracked
             return prim.fn(*args, **kwargs)
-    out = prim.fn(*values, **kwargs)
-    if prim.ufunc:
-        kwargs = _NOKW
+    if kwargs:
+        out = prim.fn(*values, **kwargs)
+        if prim.ufunc:
+            kwargs = _NOKW
+    else:
+        out = prim.fn(*values)
     if out.__class__ is tuple or isinstance(out, tuple):
         return _record_outputs(out, tape, prim, values, kwargs, parents)
     node = _new_result(Result)  # what Result(...) does, without the cost of a Python __init__
