@@ -153,6 +153,7 @@ def _check_argument(f: Callable[..., Any], args: tuple, i: int, g: Any, eps: flo
         numeric = _numeric_gradient(f, args, i, path, v, eps)
         got = np.zeros(np.shape(v)) if gi is None else np.asarray(gi, dtype=np.float64)
         bad = np.abs(got - numeric) > at + rt * np.abs(numeric)
+        bad |= np.isnan(got) != np.isnan(numeric)  # a NaN compares as not bad above
         if np.any(bad):
             idx = tuple(int(k) for k in np.argwhere(bad)[0]) if np.ndim(bad) else ()
             a, n = got[idx], numeric[idx]
@@ -168,7 +169,7 @@ def _numeric_gradient(f: Callable[..., Any], args: tuple, i: int, path: str, v: 
     """Central differences of ``f`` with respect to one leaf, all arguments in float64."""
     wide = [_rebuild(a, {}, "") for a in args]
     wide = [_to_float64(a) for a in wide]
-    base = np.array(v, dtype=np.float64)
+    base = np.array(v, dtype=np.float64, order="C")  # so that reshape(-1) is a view
     out = np.zeros(base.shape)
     flat = base.reshape(-1)
     grad_flat = out.reshape(-1)
@@ -177,7 +178,7 @@ def _numeric_gradient(f: Callable[..., Any], args: tuple, i: int, path: str, v: 
         values = []
         for step in (eps, -eps):
             flat[k] = old + step
-            leaf = base.copy() if np.ndim(v) else float(base)
+            leaf = base.copy() if is_array(v) else float(base)
             point = list(wide)
             point[i] = _rebuild(wide[i], {path: leaf}, "")
             values.append(_scalar(f, point))
@@ -189,7 +190,7 @@ def _numeric_gradient(f: Callable[..., Any], args: tuple, i: int, path: str, v: 
 def _to_float64(x: Any) -> Any:
     leaves: list[tuple[str, Any]] = []
     _flatten(x, "", leaves)
-    return _rebuild(x, {p: (np.asarray(v, dtype=np.float64) if np.ndim(v) else float(v))
+    return _rebuild(x, {p: (np.asarray(v, dtype=np.float64) if is_array(v) else float(v))
                         for p, v in leaves}, "")
 
 

@@ -41,3 +41,14 @@ def test_gradcheck_arguments():
         ag.gradcheck(lambda k: k * 2, 3)
     with pytest.raises(ValueError, match="order"):
         ag.gradcheck(np.sin, 1.0, order=3)
+
+
+def test_gradcheck_transposed_and_0d_arguments_and_nan():
+    x = np.arange(1.0, 7.0).reshape(3, 2).T  # Fortran-ordered
+    assert ag.gradcheck(lambda a: np.sum(a * a), x)
+    assert ag.gradcheck(lambda a: a[()] ** 2, np.array(0.5))
+    assert ag.gradcheck(lambda a: (a + 100.0) ** 2 * np.float32(1.0),
+                        np.array(0.5, dtype=np.float32))
+    nan_rule = ag.primitive(lambda v: np.cos(v), lambda dy, y, v: dy * np.nan)
+    with pytest.raises(AssertionError, match="analytic nan"):
+        ag.gradcheck(lambda a: np.sum(nan_rule(a)), np.array([0.3, 0.5]))

@@ -1,7 +1,7 @@
 """Gradients of reductions: sum, mean, max/amax, min/amin, prod, var, std.
 
-Each takes ``axis`` (an int, a negative int, a tuple or None) and ``keepdims``; ``sum``,
-``mean``, ``max`` and ``min`` honour ``where=`` too. Ties in ``max``/``min`` share the
+Each takes ``axis`` (an int, a negative int, a tuple or None) and ``keepdims``, and honours
+``where=`` (and ``initial=`` where NumPy has it). Ties in ``max``/``min`` share the
 gradient equally. ``prod`` is exact at inputs containing zeros (products of the other
 elements); its second derivative there is refused with an error, not approximated.
 Skipped here, on purpose: the other reductions (nan-versions, cumulative, ptp, average ...),
@@ -62,6 +62,9 @@ def _products_of_others(a, axis):
 def _grad_prod(dy, y, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
                where=True):
     g = keep_dims(dy, a, axis, keepdims)
+    if where is not True:  # the elements left out count as ones and get no gradient
+        g = g * np.broadcast_to(where, np.shape(a))
+        a = np.where(where, a, 1)
     if not np.any(raw(a) == 0):
         return g * keep_dims(y, a, axis, keepdims) / a
     if isinstance(a, Tensor) or isinstance(dy, Tensor):
@@ -69,7 +72,8 @@ def _grad_prod(dy, y, a, axis=None, dtype=None, out=None, keepdims=False, initia
             "np.prod: higher-order gradients at an input that contains zeros are not "
             "supported yet (the first derivative is exact)"
         )
-    return g * _products_of_others(a, axis)
+    others = _products_of_others(a, axis)
+    return g * (others if initial is None else others * initial)
 
 
 primitive(np.prod, _grad_prod)
@@ -80,15 +84,25 @@ def _ddof(ddof, kwargs):
     return ddof if correction is np._NoValue else correction
 
 
-def _grad_var(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    centred = a - np.mean(a, axis=axis, keepdims=True)
-    scale = 2 / (count(a, axis) - _ddof(ddof, kwargs))
-    return keep_dims(dy, a, axis, keepdims) * centred * scale
+def _centred(a, axis, ddof, kwargs, where):
+    """``a`` minus its mean over ``axis`` (zero where ``where`` leaves it out), and the divisor."""
+    if where is True:
+        return a - np.mean(a, axis=axis, keepdims=True), count(a, axis) - _ddof(ddof, kwargs)
+    mask = np.broadcast_to(where, np.shape(a))
+    n = np.sum(mask, axis=axis, keepdims=True).astype(dtype_of(a))
+    centred = (a - np.mean(a, axis=axis, keepdims=True, where=mask)) * mask
+    return centred, n - _ddof(ddof, kwargs)
 
 
-def _grad_std(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    centred = a - np.mean(a, axis=axis, keepdims=True)
-    n = count(a, axis) - _ddof(ddof, kwargs)
+def _grad_var(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+              where=True, **kwargs):
+    centred, n = _centred(a, axis, ddof, kwargs, where)
+    return keep_dims(dy, a, axis, keepdims) * centred * (2 / n)
+
+
+def _grad_std(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+              where=True, **kwargs):
+    centred, n = _centred(a, axis, ddof, kwargs, where)
     return keep_dims(dy, a, axis, keepdims) * centred / (keep_dims(y, a, axis, keepdims) * n)
 
 

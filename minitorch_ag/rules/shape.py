@@ -1,6 +1,7 @@
 """Gradients of shape manipulation: reshape, ravel, transpose, swapaxes, moveaxis,
 expand_dims, squeeze, broadcast_to, concatenate, stack, copy and ``astype``; plus, with no
-gradient, the shape queries and the ``*_like`` constructors.
+gradient, the shape queries and the ``*_like`` constructors. ``reshape`` and ``ravel`` take
+every index order (``"A"`` and ``"K"`` follow the argument's memory layout, as NumPy does).
 
 Skipped here, on purpose: the rest of NumPy's shape functions (split, tile, pad, flip, ...),
 which the NumPy-coverage issue adds.
@@ -12,19 +13,51 @@ import numpy as np
 
 from ..primitive import primitive, zerograd
 from ..registry import register
-from ..tensor import _astype
+from ..tensor import _astype, raw
 
 
 def _same_shape(dy, y, a, *args, **kwargs):
     return np.reshape(dy, np.shape(a))
 
 
+def _index_order(a, order):
+    """``order`` "A" as the "C" or "F" that NumPy reads ``a`` in (it depends on the layout)."""
+    if order != "A":
+        return order
+    flags = raw(a).flags
+    return "F" if flags.f_contiguous and not flags.c_contiguous else "C"
+
+
+def _memory_axes(a):
+    """The axes of ``a`` in the order ``ravel(a, "K")`` reads them, outermost first.
+
+    NumPy's iterator order: a stable insertion sort by decreasing ``|stride|``, in which an
+    axis of stride 0 (broadcast, or of length 1) compares with none and keeps its place.
+    """
+    v = raw(a)
+    strides = [0 if n == 1 else abs(s) for n, s in zip(v.shape, v.strides, strict=True)]
+    inner = list(range(v.ndim - 1, -1, -1))  # innermost first, as NumPy's iterator sorts
+    for i in range(1, len(inner)):
+        s, pos = strides[inner[i]], i
+        for j in range(i - 1, -1, -1):
+            if s and strides[inner[j]]:
+                if s >= strides[inner[j]]:
+                    break
+                pos = j
+        inner.insert(pos, inner.pop(i))
+    return tuple(reversed(inner))
+
+
 def _grad_reshape(dy, y, a, shape=None, order="C", **kwargs):
-    return np.reshape(dy, np.shape(a), order=order)
+    return np.reshape(dy, np.shape(a), order=_index_order(a, order))
 
 
 def _grad_ravel(dy, y, a, order="C"):
-    return np.reshape(dy, np.shape(a), order="F" if order == "F" else "C")
+    if order != "K":
+        return np.reshape(dy, np.shape(a), order=_index_order(a, order))
+    axes = _memory_axes(a)  # ravel(a, "K") is ravel(transpose(a, axes))
+    dy = np.reshape(dy, tuple(np.shape(a)[i] for i in axes))
+    return np.transpose(dy, tuple(np.argsort(axes)))
 
 
 def _grad_transpose(dy, y, a, axes=None):
