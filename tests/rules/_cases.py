@@ -325,3 +325,30 @@ def resolve(cover: Any) -> Any:
         return prim
     assert cover in PRIMITIVES, f"{cover!r} is not a registered primitive"
     return PRIMITIVES[cover]
+
+
+def table_tests(table: Sequence[Case]) -> tuple[Callable[..., None], ...]:
+    """The four checks every table runs, as test functions for the table's module.
+
+    gradcheck on every grid entry and dtype; second order (float64) for the smooth cases;
+    gradients at non-contiguous views equal to those at contiguous copies; every calling form.
+    """
+
+    @pytest.mark.parametrize(("c", "specs", "dtype"), grid_params(table))
+    def test_gradient(c: Case, specs: Sequence[Spec], dtype: Any) -> None:
+        check_case(c, specs, dtype)
+
+    @pytest.mark.parametrize(("c", "specs", "dtype"),
+                             grid_params(table, [np.float64], order2=True))
+    def test_second_order(c: Case, specs: Sequence[Spec], dtype: Any) -> None:
+        check_case(c, specs, dtype, order=2)
+
+    @pytest.mark.parametrize(("c", "specs", "dtype"), layout_params(table))
+    def test_views_match_contiguous(c: Case, specs: Sequence[Spec], dtype: Any) -> None:
+        check_layout(c, specs, dtype)
+
+    @pytest.mark.parametrize(("c", "form"), form_params(table))
+    def test_entry_points(c: Case, form: str) -> None:
+        check_form(c, form)
+
+    return test_gradient, test_second_order, test_views_match_contiguous, test_entry_points

@@ -14,15 +14,10 @@ import minitorch_ag as ag
 
 from ._cases import (
     case,
-    check_case,
-    check_form,
-    check_layout,
-    form_params,
-    grid_params,
-    layout_params,
     real,
     shape,
     strided,
+    table_tests,
     transposed,
 )
 
@@ -81,24 +76,9 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("c", "specs", "dtype"), grid_params(TABLE))
-def test_gradient(c, specs, dtype):
-    check_case(c, specs, dtype)
-
-
-@pytest.mark.parametrize(("c", "specs", "dtype"), grid_params(TABLE, [np.float64], order2=True))
-def test_second_order(c, specs, dtype):
-    check_case(c, specs, dtype, order=2)
-
-
-@pytest.mark.parametrize(("c", "specs", "dtype"), layout_params(TABLE))
-def test_views_match_contiguous(c, specs, dtype):
-    check_layout(c, specs, dtype)
-
-
-@pytest.mark.parametrize(("c", "form"), form_params(TABLE))
-def test_entry_points(c, form):
-    check_form(c, form)
+# The four checks of every table (see _cases.table_tests).
+test_gradient, test_second_order, test_views_match_contiguous, test_entry_points = (
+    table_tests(TABLE))
 
 
 # -- values ---------------------------------------------------------------------------------
