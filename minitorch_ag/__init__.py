@@ -6,6 +6,7 @@ Wrap parameters in ``Param``, record a computation with ``diff`` and read gradie
 
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
+from .coverage import Coverage, check_differentiable, coverage
 from .gradcheck import gradcheck
 from .primitive import primitive, zerograd
 from .tape import Tape, recording
@@ -17,4 +18,5 @@ __all__ = [
     "Tensor", "Param", "Result", "Tape",
     "diff", "grad", "gradloss", "value", "params", "axpy_", "vjp",
     "gradcheck", "primitive", "zerograd", "recording",
+    "coverage", "check_differentiable", "Coverage",
 ]

@@ -1,0 +1,127 @@
+"""Which NumPy functions differentiate: the coverage report, and a dry run for one function.
+
+``coverage()`` is computed from the registry, so it is always current: every public NumPy
+ufunc and array function (``numpy`` and ``numpy.linalg``) is either differentiable (it has
+gradient rules), zero-gradient (piecewise constant or not numeric: its results are never
+tracked) or missing (calling it on a tracked Tensor while recording raises ``TypeError``).
+``check_differentiable(f, *args)`` runs ``f`` once, recording, and lists the functions without
+a rule that it reached, instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import tensor
+from .api import _differentiate, _is_differentiable_leaf
+from .registry import PRIMITIVES
+from .tensor import Tensor
+
+__all__ = ["Coverage", "coverage", "check_differentiable"]
+
+_NAMESPACES = (("np", np), ("np.linalg", np.linalg))
+
+
+def _numpy_functions() -> dict[str, Any]:
+    """Public NumPy ufuncs and array functions by name (each object once, by its own name)."""
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    for prefix, module in _NAMESPACES:
+        for name in sorted(dir(module)):
+            if name.startswith("_"):
+                continue
+            obj = getattr(module, name)
+            if not (isinstance(obj, np.ufunc) or hasattr(obj, "_implementation")):
+                continue
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            own = getattr(obj, "__name__", name)  # np.concat is np.concatenate: use its own name
+            found[f"{prefix}.{own if getattr(module, own, None) is obj else name}"] = obj
+    return found
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The NumPy functions by kind, and the Tensor methods whose function has a rule."""
+
+    differentiable: tuple[str, ...]
+    zerograd: tuple[str, ...]
+    missing: tuple[str, ...]
+    methods: tuple[str, ...]
+
+    def __str__(self) -> str:
+        total = len(self.differentiable) + len(self.zerograd) + len(self.missing)
+        return (
+            f"NumPy coverage: {len(self.differentiable)} differentiable, {len(self.zerograd)} "
+            f"with zero gradient, {len(self.missing)} missing, of {total} public NumPy "
+            f"functions; {len(self.methods)} Tensor methods differentiate"
+        )
+
+    def to_markdown(self) -> str:
+        """The report as a Markdown table (one row per function), for the documentation."""
+        rows = ["| function | gradient |", "| --- | --- |"]
+        kinds = (("differentiable", "rule"), ("zerograd", "zero (never tracked)"),
+                 ("missing", "missing: raises while recording"))
+        for field, label in kinds:
+            rows.extend(f"| `{name}` | {label} |" for name in getattr(self, field))
+        return "\n".join([str(self), "", *rows, ""])
+
+
+def coverage() -> Coverage:
+    """The coverage report of NumPy's functions, from the registry of gradient rules.
+
+    Example:
+        >>> import minitorch_ag as ag
+        >>> report = ag.coverage()
+        >>> "np.exp" in report.differentiable and "np.floor" in report.zerograd
+        True
+    """
+    differentiable, zero, missing = [], [], []
+    for name, fn in _numpy_functions().items():
+        prim = PRIMITIVES.get(fn)
+        (missing if prim is None else zero if prim.zerograd else differentiable).append(name)
+    methods = []
+    for name in sorted(vars(Tensor)):
+        fn = getattr(getattr(Tensor, name), "numpy_function", None)
+        prim = PRIMITIVES.get(fn) if fn is not None else None
+        if prim is not None and not prim.zerograd:
+            methods.append(f"Tensor.{name}")
+    return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods))
+
+
+def check_differentiable(f: Callable[..., Any], *args: Any, **kwargs: Any) -> list[str]:
+    """Run ``f(*args, **kwargs)`` once, recording, and list the functions it reached that have
+    no gradient rule (in the order first reached), instead of raising at the first.
+
+    The numeric arguments are differentiated as ``grad(f)`` would; no backward pass runs.
+    An empty list means every NumPy function ``f`` called on tracked values has a rule.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> ag.check_differentiable(lambda x: np.sum(np.exp(x)), np.ones(3))
+        []
+    """
+    reached: list[str] = []
+    argnums = tuple(i for i, a in enumerate(args) if _has_leaf(a))
+    previous = tensor.MISSING_RULES
+    tensor.MISSING_RULES = reached
+    try:
+        _differentiate(f, argnums, args, kwargs)
+    finally:
+        tensor.MISSING_RULES = previous
+    return list(dict.fromkeys(reached))
+
+
+def _has_leaf(x: Any) -> bool:
+    if _is_differentiable_leaf(x):
+        return True
+    if isinstance(x, dict):
+        return any(_has_leaf(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return any(_has_leaf(v) for v in x)
+    return False
