@@ -51,3 +51,15 @@ def test_tape_and_function_interfaces_agree(x):
     np.testing.assert_allclose(ag.grad(ag.diff(f, p), p), ag.grad(f)(x))
     value, back = ag.vjp(f, x)
     np.testing.assert_allclose(back()[0], ag.grad(f)(x))
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.arrays(np.float64, (2, 3), elements=finite), finite, finite, st.integers(0, 2**31 - 1))
+def test_pullback_is_linear_in_the_incoming_gradient(x, alpha, beta, seed):
+    rng = np.random.default_rng(seed)
+    u, v = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    f = lambda a: np.tanh(a) * np.exp(np.sin(a)) @ np.ones((3, 3))
+    _, back = ag.vjp(f, x)
+    combined = back(alpha * u + beta * v)[0]
+    np.testing.assert_allclose(combined, alpha * back(u)[0] + beta * back(v)[0],
+                               rtol=1e-9, atol=1e-9)
