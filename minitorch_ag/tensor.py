@@ -143,6 +143,19 @@ class Tensor:
     def T(self) -> Any:
         return dispatch(np.transpose, (self,), _NOKW)
 
+    @property
+    def mT(self) -> Any:  # noqa: N802 - NumPy's name
+        """The last two axes swapped, as ``ndarray.mT``."""
+        return dispatch(np.matrix_transpose, (self,), _NOKW)
+
+    @property
+    def real(self) -> Any:
+        return dispatch(np.real, (self,), _NOKW)
+
+    @property
+    def imag(self) -> Any:
+        return dispatch(np.imag, (self,), _NOKW)
+
     def __len__(self) -> int:
         return len(raw(self))
 
@@ -220,6 +233,8 @@ for _name, _func in (
     ("cumsum", np.cumsum), ("cumprod", np.cumprod), ("round", np.round), ("repeat", np.repeat),
     ("take", np.take), ("trace", np.trace), ("diagonal", np.diagonal), ("nonzero", np.nonzero),
     ("swapaxes", np.swapaxes), ("conj", np.conjugate), ("conjugate", np.conjugate),
+    ("compress", np.compress), ("choose", np.choose), ("searchsorted", np.searchsorted),
+    ("argpartition", np.argpartition),
 ):
     setattr(Tensor, _name, _method(_func, _name))
 
