@@ -217,7 +217,10 @@ primitive(np.linalg.pinv, _grad_pinv)
 def _grad_lstsq(which, dy, y, a, b, rcond=None):
     """Gradients of ``lstsq``'s solution, residuals and singular values (full rank)."""
     dx, dres, _, ds = dy
-    x = y[0]
+    x, rank = y[0], int(raw(y[2]))
+    if rank < min(np.shape(a)):
+        raise ValueError(f"np.linalg.lstsq: the matrix has rank {rank} < {min(np.shape(a))}; "
+                         f"the least-squares solution is differentiable at full rank only")
     vec = np.ndim(b) == 1
     xm = np.expand_dims(x, -1) if vec else x
     bm = np.expand_dims(b, -1) if vec else b

@@ -91,13 +91,14 @@ def _from_end(g, axes, ndim_like):
     return g if src == dst else np.moveaxis(g, src, dst)
 
 
-def _with_core_axes(canonical, pos, cores_of):
+def _with_core_axes(canonical, pos, cores_of, name):
     """A rule for argument ``pos`` of a two-argument gufunc from its trailing-axes version."""
 
     def rule(dy, y, a, b, **kwargs):
+        if not kwargs:  # the common case: core dimensions trailing
+            return canonical(dy, y, a, b)
         ndims = (np.ndim(a), np.ndim(b))
-        cores = cores_of(*ndims)
-        spec = _core_axes(kwargs, ndims, cores, "np.matmul-like gufunc")
+        spec = _core_axes(kwargs, ndims, cores_of(*ndims), name)
         if spec is None:
             return canonical(dy, y, a, b)
         a_c, b_c = _to_end(a, spec[0]), _to_end(b, spec[1])
@@ -141,8 +142,8 @@ def _matmul_cores(na, nb):
     return ka, kb, (ka == 2) + (kb == 2)
 
 
-_gufunc(np.matmul, _with_core_axes(_grad_matmul_a, 0, _matmul_cores),
-        _with_core_axes(_grad_matmul_b, 1, _matmul_cores))
+_gufunc(np.matmul, _with_core_axes(_grad_matmul_a, 0, _matmul_cores, "np.matmul"),
+        _with_core_axes(_grad_matmul_b, 1, _matmul_cores, "np.matmul"))
 primitive(np.linalg.matmul, _grad_matmul_a, _grad_matmul_b)
 
 
@@ -250,7 +251,9 @@ primitive(np.linalg.tensordot, _grad_tensordot_a, _grad_tensordot_b)
 
 # -- einsum ------------------------------------------------------------------------------
 
-_LETTERS = string.ascii_letters
+# Upper case first, as NumPy numbers the labels of einsum's sublist form (0-25 are A-Z): then
+# the implicit output, in ASCII order, is in the order of the integer labels.
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 
 def _sublist_letters(sub):
@@ -375,7 +378,7 @@ def _kron_grad(dy, a, b, wrt_a):
     nd = max(na, nb)
     sa = (1,) * (nd - na) + tuple(np.shape(a))
     sb = (1,) * (nd - nb) + tuple(np.shape(b))
-    la, lb = _LETTERS[:nd], _LETTERS[26:26 + nd]
+    la, lb = _LETTERS[:nd], _LETTERS[26:26 + nd]  # a's axes A B C ..., b's a b c ...
     d = np.reshape(dy, tuple(n for pair in zip(sa, sb, strict=True) for n in pair))
     dsub = "".join(p + q for p, q in zip(la, lb, strict=True))
     if wrt_a:
@@ -457,17 +460,16 @@ def _vecdot_cores(na, nb):
     return 1, 1, 0
 
 
-_gufunc(np.vecdot, _with_core_axes(_vecdot_a, 0, _vecdot_cores),
-        _with_core_axes(_vecdot_b, 1, _vecdot_cores))
-_gufunc(np.matvec, _with_core_axes(_matvec_a, 0, lambda na, nb: (2, 1, 1)),
-        _with_core_axes(_matvec_b, 1, lambda na, nb: (2, 1, 1)))
-_gufunc(np.vecmat, _with_core_axes(_vecmat_a, 0, lambda na, nb: (1, 2, 1)),
-        _with_core_axes(_vecmat_b, 1, lambda na, nb: (1, 2, 1)))
+_vecdot_rules = (_with_core_axes(_vecdot_a, 0, _vecdot_cores, "np.vecdot"),
+                 _with_core_axes(_vecdot_b, 1, _vecdot_cores, "np.vecdot"))
+_gufunc(np.vecdot, *_vecdot_rules)
+_gufunc(np.matvec, _with_core_axes(_matvec_a, 0, lambda na, nb: (2, 1, 1), "np.matvec"),
+        _with_core_axes(_matvec_b, 1, lambda na, nb: (2, 1, 1), "np.matvec"))
+_gufunc(np.vecmat, _with_core_axes(_vecmat_a, 0, lambda na, nb: (1, 2, 1), "np.vecmat"),
+        _with_core_axes(_vecmat_b, 1, lambda na, nb: (1, 2, 1), "np.vecmat"))
 primitive(np.linalg.vecdot,
-          lambda dy, y, a, b, axis=-1: _with_core_axes(_vecdot_a, 0, _vecdot_cores)(
-              dy, y, a, b, axis=axis),
-          lambda dy, y, a, b, axis=-1: _with_core_axes(_vecdot_b, 1, _vecdot_cores)(
-              dy, y, a, b, axis=axis))
+          lambda dy, y, a, b, axis=-1: _vecdot_rules[0](dy, y, a, b, axis=axis),
+          lambda dy, y, a, b, axis=-1: _vecdot_rules[1](dy, y, a, b, axis=axis))
 
 # -- multi_dot ---------------------------------------------------------------------------
 

@@ -269,3 +269,9 @@ def test_unsupported_forms_are_clear_errors():
         ag.grad(lambda x: np.sum(np.linalg.qr(x, mode="raw")[0]))(a)
     with pytest.raises(TypeError, match="p=1"):
         ag.grad(lambda x: np.linalg.cond(x, 1))(a)
+
+
+def test_lstsq_of_a_rank_deficient_matrix_is_refused():
+    a = np.outer(np.arange(1.0, 5.0), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="rank 1"):
+        ag.grad(lambda x: np.sum(np.linalg.lstsq(x, np.ones(4))[0]))(a)

@@ -277,3 +277,21 @@ def test_einsum_only_computes_the_tracked_operands_gradient():
     tape = ag.diff(lambda: np.sum(np.einsum("ij,jk->ik", p, b)))
     np.testing.assert_allclose(ag.grad(tape, p), np.broadcast_to(b.sum(axis=1), (2, 3)))
 
+
+
+def test_einsum_sublist_labels_keep_numpy_order():
+    a = np.random.default_rng(9).standard_normal((2, 3))
+    p = ag.Param(a)
+    seen = []
+
+    def loss():
+        y = np.einsum(p, [30, 1], [1, 30])  # label 30 ('e') comes after 1 ('B')
+        seen.append(ag.value(y))
+        return np.sum(y * np.arange(6.0).reshape(3, 2))
+
+    tape = ag.diff(loss)
+    np.testing.assert_array_equal(seen[0], a.T)
+    np.testing.assert_array_equal(ag.grad(tape, p), np.arange(6.0).reshape(3, 2).T)
+    implicit = np.einsum(a, [30, 1])  # NumPy orders the output by label: a.T
+    np.testing.assert_array_equal(ag.grad(lambda x: np.sum(np.einsum(x, [30, 1]) * implicit))(a),
+                                  implicit.T)
