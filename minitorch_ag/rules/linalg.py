@@ -8,7 +8,9 @@ gradients of every order work. The formulas are the textbook ones for real matri
 where the function is differentiable, which the tests make sure of:
 
 - inv, det, slogdet, solve, matrix_power with a negative power, tensorinv, tensorsolve:
-  nonsingular matrices. ``slogdet``'s ``sign`` has no gradient (piecewise constant).
+  nonsingular matrices (``det`` of a singular matrix computes, but its gradient, the
+  adjugate, raises ``ValueError``: the rule goes through the inverse). ``slogdet``'s ``sign``
+  has no gradient (piecewise constant).
 - cholesky, eigh, eigvalsh (and ``hermitian=True`` in svd and pinv) read one triangle of their
   argument only (the lower one by default; ``upper=True`` / ``UPLO='U'`` the upper one), so the
   other triangle gets a zero gradient: the gradient is that of the symmetric matrix the
@@ -101,14 +103,25 @@ def _unique_part(name, d, extra, axis):
 
 # -- inverses, determinants, solvers -----------------------------------------------------
 
+def _inv_of(name, a):
+    """``inv(a)`` for the gradient of ``name``; a singular ``a`` is a clear error."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name}: no gradient at a singular matrix (shape {np.shape(a)}); "
+                         f"the rule needs its inverse") from None
+
+
 primitive(np.linalg.inv, lambda dy, y, a: -_mm(_T(y), _mm(dy, _T(y))))
-primitive(np.linalg.det,
-          lambda dy, y, a: np.expand_dims(dy * y, (-2, -1)) * _T(np.linalg.inv(a)))
+primitive(np.linalg.det, lambda dy, y, a: np.expand_dims(dy * y, (-2, -1))
+          * _T(_inv_of("np.linalg.det", a)))
 
 
 def _grad_slogdet(dy, y, a):
     dlog = dy[1]
-    return None if dlog is None else np.expand_dims(dlog, (-2, -1)) * _T(np.linalg.inv(a))
+    if dlog is None:
+        return None
+    return np.expand_dims(dlog, (-2, -1)) * _T(_inv_of("np.linalg.slogdet", a))
 
 
 primitive(np.linalg.slogdet, _grad_slogdet)

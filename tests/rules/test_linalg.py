@@ -127,7 +127,8 @@ TABLE = [
          unpacked=lambda a: (lambda s, logdet: s * np.exp(logdet))(*np.linalg.slogdet(a))),
     case("solve-matrix", np.linalg.solve, invertible, real,
          grid=[[shape(3, 3), shape(3, 2)], [shape(2, 3, 3), shape(2, 3, 1)],
-               [shape(2, 3, 3), shape(3, 4)], [every2nd(3, 3), fortran(3, 2)]]),
+               [shape(2, 3, 3), shape(3, 4)], [shape(1, 3, 3), shape(2, 3, 2)],
+               [every2nd(3, 3), fortran(3, 2)]]),
     case("solve-vector", np.linalg.solve, invertible, real,
          grid=[[shape(3, 3), shape(3)], [shape(2, 3, 3), shape(3)], [fortran(3, 3), shape(3)]]),
     case("matrix_power", lambda a: np.linalg.matrix_power(a, 3), invertible,
@@ -275,3 +276,9 @@ def test_lstsq_of_a_rank_deficient_matrix_is_refused():
     a = np.outer(np.arange(1.0, 5.0), [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="rank 1"):
         ag.grad(lambda x: np.sum(np.linalg.lstsq(x, np.ones(4))[0]))(a)
+
+
+def test_det_gradient_at_a_singular_matrix_is_a_clear_error():
+    a = np.outer([1.0, 2.0, 3.0], [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="np.linalg.det: no gradient at a singular matrix"):
+        ag.grad(np.linalg.det)(a)
