@@ -6,11 +6,13 @@ Vectors, matrices and stacks of matrices where NumPy broadcasts them (the framew
 gradients of broadcast arguments back). ``np.einsum`` takes any subscripts: explicit or implicit
 output, ellipses, repeated indices (traces and diagonals such as ``'ii->i'``, ``'ii'``,
 ``'iij->j'``), indices summed in one operand only, any number of operands, the interleaved
-(sublist) calling form and ``optimize=``. The gradient of each operand is itself an einsum; an
-operand with a repeated index receives its gradient on that diagonal through the primitive
-``einsum_embed``, whose own gradient is again an einsum, so every order works. The gufuncs
-(matmul, vecdot, matvec, vecmat) honour ``axes=``, ``axis=`` and ``keepdims=``.
-``np.einsum_path`` has no gradient (it returns a contraction order).
+(sublist) calling form and ``optimize=`` (the gradient einsums use the same setting; an
+explicit contraction path, which fits the forward call only, becomes ``optimize=True``). The
+gradient of each operand is itself an einsum; an operand with a repeated index receives its
+gradient on that diagonal through the primitive ``einsum_embed``, whose own gradient is again
+an einsum, so every order works. The gufuncs (matmul, vecdot, matvec, vecmat) honour
+``axes=``, ``axis=`` and ``keepdims=``. ``np.einsum_path`` has no gradient (it returns a
+contraction order).
 
 Skipped here, on purpose: complex arguments (vdot, vecdot and inner conjugate nothing here; the
 rules are those of real arrays), and the gufuncs' ``out=`` (refused while recording, as
