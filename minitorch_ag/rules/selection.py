@@ -2,9 +2,10 @@
 choose, select, insert, delete, trim_zeros, diag (vector to matrix and matrix to vector),
 diagonal (``np.linalg.diagonal``, ``x.diagonal``), diagflat, triu, tril, sort, partition, the
 values of unique (``unique_values``, ``unique_counts``, ``unique_inverse``, ``unique_all``) and
-bincount's weights; plus, with no gradient, the functions that return indices or counts
-(argwhere, flatnonzero, argpartition, lexsort, searchsorted, digitize, isin, unravel_index,
-ravel_multi_index, ix_, the ``*_indices_from``, packbits and unpackbits).
+of the set operations (union1d, intersect1d, setdiff1d, setxor1d), and bincount's weights;
+plus, with no gradient, the functions that return indices or counts (argwhere, flatnonzero,
+argpartition, lexsort, searchsorted, digitize, isin, unravel_index, ravel_multi_index, ix_,
+the ``*_indices_from``, packbits and unpackbits).
 
 The gradient of a choice of elements scatters ``dy`` back to where each element came from,
 adding repeated choices up; the scatter is ``index_put`` (the primitive of ``indexing.py``,
@@ -14,8 +15,9 @@ condition) is piecewise constant: it is computed once from the plain values.
 
 Conventions at ties, where these functions are not differentiable: ``sort`` and
 ``partition`` send each output's gradient through the stable permutation (equal inputs keep
-their order); a unique value's gradient is shared equally by all its occurrences (its
-derivative when they move together, the only direction along which unique is continuous).
+their order); a unique value's gradient is shared equally by all its occurrences, in every
+array of a set operation (its derivative when they move together, the only direction along
+which unique is continuous).
 ``partition`` computes ``take_along_axis(a, argpartition(a, kth))``, a valid partition that may
 order the elements left and right of ``kth`` differently from ``np.partition``.
 
@@ -332,6 +334,39 @@ primitive(np.unique_values, lambda dy, y, x: _grad_unique_values(dy, y, x))
 for _fn in (np.unique_counts, np.unique_inverse, np.unique_all):
     primitive(_fn, _grad_unique_tuple)
 
+
+def _grad_set_values(dy, y, *arrays):
+    """Gradients of set operations (union1d, intersect1d, setdiff1d, setxor1d), whose result
+    is sorted distinct values taken from the arrays: each output value's gradient is shared
+    by every element of every array that equals it."""
+    xp = _xp(dy)
+    out = raw(y[0] if isinstance(y, tuple) else y)
+    g = dy[0] if isinstance(y, tuple) else dy
+    if g is None:
+        return [None] * len(arrays)
+    if np.any(out[1:] <= out[:-1]):
+        raise ValueError("set operation: the result is not sorted distinct values (was "
+                         "assume_unique=True given arrays with repeated values?)")
+    found = []
+    counts = xp.zeros(out.shape, dtype=np.int64)
+    for a in arrays:
+        v = xp.asarray(np.ravel(raw(a)))
+        pos = xp.clip(xp.searchsorted(out, v), 0, max(out.size - 1, 0))
+        hit = (out[pos] == v) if out.size else xp.zeros(v.shape, dtype=bool)
+        counts += xp.bincount(pos[hit], minlength=out.size)
+        found.append((pos, hit))
+    share = xp.asarray(1.0 / xp.maximum(counts, 1), dtype=dtype_of(g))
+    return [np.reshape(np.where(hit, np.take(g, pos) * share[pos], 0), np.shape(a))
+            if out.size else np.zeros_like(a, dtype=dtype_of(g))
+            for (pos, hit), a in zip(found, arrays, strict=True)]
+
+
+def _grad_set_pair(k):
+    return lambda dy, y, ar1, ar2, *args, **kwargs: _grad_set_values(dy, y, ar1, ar2)[k]
+
+
+for _fn in (np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d):
+    primitive(_fn, _grad_set_pair(0), _grad_set_pair(1))
 
 # -- bincount: differentiable in its weights -----------------------------------------------
 

@@ -12,9 +12,10 @@ memory layout, as NumPy does). The several-array forms (``atleast_1d(a, b)``,
 ``broadcast_arrays``, ``meshgrid``) are primitives returning a tuple.
 
 Joining and splitting live in ``joining.py``, choosing elements (sort, take, diag ...) in
-``selection.py``. Skipped here, on purpose: ``np.resize`` and ``ndarray.resize``/``sort``
-methods that work in place (``np.resize`` is in ``joining.py``), and ``np.row_stack``, which is
-not a NumPy array function: it calls ``np.vstack``, whose rule applies.
+``selection.py``. Skipped here, on purpose: the ndarray methods that work in place
+(``sort``, ``partition``, ``resize``, ``fill``): a Tensor does not offer them, since they would
+overwrite a value the tape may hold (``np.sort`` and ``np.resize`` have rules). ``np.row_stack``
+needs no rule of its own: it is not a NumPy array function but calls ``np.vstack``.
 """
 
 from __future__ import annotations

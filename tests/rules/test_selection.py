@@ -13,10 +13,11 @@ import pytest
 
 import minitorch_ag as ag
 
-from ._cases import case, check, real, shape, strided, table_tests, transposed
+from ._cases import Spec, case, check, real, shape, strided, table_tests, transposed
 
 S23, S34, S234 = shape(2, 3), shape(3, 4), shape(2, 3, 4)
 T43, ST43 = transposed(4, 3), strided(4, 3)
+EVERY_OTHER5 = Spec("every-other(5,)", (10,), lambda a: a[::2])  # a 1-d non-contiguous view
 MASK43 = np.array([[1, 0, 1], [0, 0, 0], [1, 1, 0], [0, 1, 1]], dtype=bool)
 
 TABLE = [
@@ -87,12 +88,14 @@ TABLE = [
          real, covers=np.delete, grid=[[shape(4)], [ST43], [shape(4, 2)]]),
     case("trim_zeros", lambda x: np.trim_zeros(x * np.array([0, 1, 1, 0, 1, 0, 0])), real,
          covers=np.trim_zeros, grid=[[shape(7)], [shape(1)]]),
+    case("trim_zeros-view", lambda x: np.trim_zeros(x * np.array([0, 1, 0, 1, 0])), real,
+         covers=np.trim_zeros, grid=[[EVERY_OTHER5]]),
     case("trim_zeros-front", lambda x: np.trim_zeros(np.concatenate([[0.0], x, [0.0]]), "f"),
          real, covers=np.trim_zeros, grid=[[shape(3)], [shape(1)]]),
     case("trim_zeros-2d", lambda x: np.trim_zeros(x * MASK43[:, :2] * MASK43[:, 1:]), real,
          covers=np.trim_zeros, grid=[[shape(4, 2)]]),
     # -- diagonals and triangles
-    case("diag-vector", np.diag, real, grid=[[shape(1)], [shape(4)]]),
+    case("diag-vector", np.diag, real, grid=[[shape(1)], [shape(4)], [EVERY_OTHER5]]),
     case("diag-vector-k", lambda x: np.diag(x, -2), real, covers=np.diag, grid=[[shape(3)]]),
     case("diag-matrix", np.diag, real, covers=np.diag, grid=[[shape(1, 1)], [S34], [ST43]]),
     case("diag-matrix-k", lambda x: np.diag(x, 1), real, covers=np.diag,
@@ -146,8 +149,21 @@ TABLE = [
          covers=np.unique_inverse, grid=[[shape(3)], [ST43]]),
     case("unique_all", lambda x: np.unique_all(x)[0], real, covers=np.unique_all,
          grid=[[shape(4)], [T43]]),
-    case("bincount", lambda w: np.bincount(np.array([3, 0, 3, 1]), w), real,
-         covers=np.bincount, grid=[[shape(4)]]),
+    # -- set operations: values shared by both arguments move together (intersect1d(x, x))
+    case("union1d", np.union1d, real, real, grid=[[shape(), shape(3)], [ST43, EVERY_OTHER5]]),
+    case("union1d-shared", lambda x, y: np.union1d(x, np.concatenate([y, x[:2]])), real, real,
+         covers=np.union1d, grid=[[shape(3), shape(2)], [EVERY_OTHER5, shape(1)]]),
+    case("intersect1d", lambda x, y: np.intersect1d(np.concatenate([x, y]), x[::-1]), real,
+         real, covers=np.intersect1d, grid=[[shape(3), shape(2)], [EVERY_OTHER5, shape(1)]]),
+    case("intersect1d-indices",
+         lambda x, y: np.intersect1d(np.ravel(x), np.concatenate([y, np.ravel(x)[1::2]]),
+                                     return_indices=True)[0] * np.sum(y),
+         real, real, covers=np.intersect1d, grid=[[S23, shape(2)], [ST43, shape(1)]]),
+    case("setdiff1d", np.setdiff1d, real, real,
+         grid=[[shape(4), shape(2)], [ST43, EVERY_OTHER5]]),
+    case("setxor1d", np.setxor1d, real, real, grid=[[shape(4), shape()], [T43, EVERY_OTHER5]]),
+    case("bincount", lambda w: np.bincount(np.array([3, 0, 3, 1, 1]), w), real,
+         covers=np.bincount, grid=[[shape(5)], [EVERY_OTHER5]]),
     case("bincount-minlength", lambda w: np.bincount([1, 1], weights=w, minlength=4), real,
          covers=np.bincount, grid=[[shape(2)]]),
 ]
@@ -252,6 +268,25 @@ def test_insert_gradient_of_broadcast_values_adds_up():
                                                                            [3.0, 4.0, 0.0]]))(
         np.array(0.0))
     assert g == 6.0
+
+
+def test_set_operations_share_values_among_all_their_occurrences():
+    x, y = np.array([1.0, 2.0, 2.0]), np.array([[2.0, 3.0]])
+    gx, gy = ag.grad(lambda a, b: np.sum(np.union1d(a, b) * [1.0, 10.0, 100.0]),
+                     argnum=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, [1.0, 10.0 / 3, 10.0 / 3])
+    np.testing.assert_allclose(gy, [[10.0 / 3, 100.0]])
+    gx, gy = ag.grad(lambda a, b: np.sum(np.intersect1d(a, b) * 6.0), argnum=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, [0.0, 2.0, 2.0])
+    np.testing.assert_allclose(gy, [[2.0, 0.0]])
+
+
+def test_choose_method_of_an_index_tensor():
+    idx = ag.Param(np.array([1, 0, 1]))
+    g = ag.grad(lambda x, y: np.sum(idx.choose([x, y]) * [1.0, 2.0, 3.0]), argnum=(0, 1))(
+        np.zeros(3), np.zeros(3))
+    np.testing.assert_array_equal(g[0], [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(g[1], [1.0, 0.0, 3.0])
 
 
 def test_select_and_choose_route_each_element():
