@@ -11,11 +11,14 @@ joins the outputs' gradients again, with zeros for outputs that did not reach th
 gradients of ``repeat`` with per-element counts and of ``resize`` add repeated copies up
 through ``index_put`` (the primitive scatter of ``indexing.py``), so second order holds.
 
-``pad``: the modes constant, edge, reflect and symmetric (both ``reflect_type``), wrap,
-linear_ramp, mean and empty are linear in the array, and their gradient is the adjoint of that
-linear map, applied axis by axis. Skipped on purpose: the modes maximum, minimum and median
-(which element is chosen depends on the values, axis after axis) and a callable mode: their
-gradient raises ``TypeError`` rather than guessing.
+``pad`` (``pad_width`` as a number, pairs or a dict by axis): the modes constant, edge, reflect
+and symmetric (both ``reflect_type``), wrap, linear_ramp, mean and empty are linear in the
+array, and their gradient is the adjoint of that linear map, applied axis by axis: the middle
+of ``dy`` plus the padded part times the padding rows of the map (padding ``eye(n)`` with the
+same mode gives them), so the cost grows with the padding, not with the square of the axis.
+Skipped on purpose: the modes maximum, minimum and median (which element is chosen depends on
+the values, axis after axis) and a callable mode: their gradient raises ``TypeError`` rather
+than guessing.
 """
 
 from __future__ import annotations
@@ -286,14 +289,24 @@ _LINEAR_PAD_MODES = ("constant", "empty", "edge", "reflect", "symmetric", "wrap"
                      "linear_ramp", "mean")
 
 
-def _pad_matrix(n, before, after, mode, kwargs, xp, dtype):
-    """The matrix of ``pad`` along one axis of length ``n`` (constants set to zero)."""
+def _pad_rows(n, before, after, mode, kwargs, xp, dtype):
+    """The rows of ``pad``'s matrix along one axis of length ``n`` that make the padding (the
+    rows in between are the identity in every mode), with the constants set to zero."""
     kw = {k: v for k, v in kwargs.items() if k in ("reflect_type", "stat_length")}
     if mode == "linear_ramp":
         kw["end_values"] = 0
-    if mode in ("constant", "empty"):
-        mode = "constant"
-    return xp.pad(xp.eye(n, dtype=dtype), ((before, after), (0, 0)), mode=mode, **kw)
+    m = xp.pad(xp.eye(n, dtype=dtype), ((before, after), (0, 0)), mode=mode, **kw)
+    return m[:before], m[before + n:]
+
+
+def _pad_widths(pad_width, ndim):
+    """``pad_width`` in any of its forms (a number, pairs, a dict by axis) as ``(ndim, 2)``."""
+    if isinstance(pad_width, dict):
+        widths = np.zeros((ndim, 2), dtype=np.int64)
+        for axis, w in pad_width.items():
+            widths[int(axis) % ndim] = np.broadcast_to(np.asarray(raw(w)), (2,))
+        return widths
+    return np.broadcast_to(np.asarray(raw(pad_width), dtype=np.int64), (ndim, 2))
 
 
 def _grad_pad(dy, y, array, pad_width, mode="constant", **kwargs):
@@ -303,17 +316,24 @@ def _grad_pad(dy, y, array, pad_width, mode="constant", **kwargs):
             f"{', '.join(_LINEAR_PAD_MODES)})"
         )
     shape = np.shape(array)
-    widths = np.broadcast_to(np.asarray(raw(pad_width), dtype=np.int64), (len(shape), 2))
+    widths = [(int(b), int(a)) for b, a in _pad_widths(pad_width, len(shape))]
+    inner = dy[tuple(slice(b, b + n) for (b, _), n in zip(widths, shape, strict=True))]
     if mode in ("constant", "empty"):  # the array is a box of the result
-        return dy[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, shape,
-                                                                       strict=True))]
+        return inner
+    # Axis by axis: the middle of dy plus the padding's gradient (rows of the pad matrix).
     xp = array_module(raw(dy))
     dtype = np.result_type(raw(dy))
     for ax, ((before, after), n) in enumerate(zip(widths, shape, strict=True)):
         if before == 0 and after == 0:
             continue
-        m = _pad_matrix(n, int(before), int(after), mode, kwargs, xp, dtype)
-        dy = np.moveaxis(np.moveaxis(dy, ax, -1) @ m, -1, ax)
+        first, last = _pad_rows(n, before, after, mode, kwargs, xp, dtype)
+        moved = np.moveaxis(dy, ax, -1)
+        g = moved[..., before:before + n]
+        if before:
+            g = g + moved[..., :before] @ first
+        if after:
+            g = g + moved[..., before + n:] @ last
+        dy = np.moveaxis(g, -1, ax)
     return dy
 
 

@@ -137,6 +137,8 @@ TABLE = [
     pad_case("wrap", ((1, 4), (2, 0)), [[shape(1, 2)], [ST43]], mode="wrap"),
     pad_case("linear_ramp", ((2, 1), (1, 2)), [[S23], [ST43]], mode="linear_ramp",
              end_values=(0.5, -1.0)),
+    pad_case("constant-dict", {-1: (2, 1)}, [[S23], [ST43]]),
+    pad_case("reflect-dict", {0: 1, 1: (0, 2)}, [[shape(3, 3)], [T43]], mode="reflect"),
     pad_case("mean", 2, [[shape(3)], [ST43]], mode="mean"),
     pad_case("mean-stat_length", ((1, 2), (2, 1)), [[T43], [S23]], mode="mean",
              stat_length=2),
