@@ -55,12 +55,16 @@ def _joined(args, kwargs):
     return tuple(arrays), dict(zip(("axis", "out"), rest, strict=False), **kwargs)
 
 
-def _sequence(args, kwargs):
-    """``np.vstack(arrays, **kw)`` (and the other stacks) called as ``f(*arrays, **kw)``."""
-    arrays, *rest = args
-    if rest:
-        raise TypeError(f"expected one sequence of arrays, got {len(args)} arguments")
-    return tuple(arrays), kwargs
+def _sequence(name):
+    """The adapter of ``name(arrays, **kw)`` (vstack ...), called as ``f(*arrays, **kw)``."""
+
+    def adapter(args, kwargs):
+        if len(args) != 1:
+            raise TypeError(f"{name}: expected one sequence of arrays as the positional "
+                            f"argument, got {len(args)} positional arguments")
+        return tuple(args[0]), kwargs
+
+    return adapter
 
 
 def _concatenate(*arrays, **kwargs):
@@ -110,7 +114,8 @@ def _joining(fn, name, block_shape, axis_of):
         return [np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays, strict=True)]
 
     forward.__name__ = forward.__qualname__ = fn.__name__
-    register(fn, primitive(forward, grad_all=grad_all, adapter=_sequence, name=name).primitive)
+    register(fn, primitive(forward, grad_all=grad_all, adapter=_sequence(name),
+                           name=name).primitive)
 
 
 # np.concatenate and np.stack dispatch to these variadic primitives (one argument per array).
