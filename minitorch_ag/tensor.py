@@ -233,10 +233,19 @@ for _name, _func in (
     ("cumsum", np.cumsum), ("cumprod", np.cumprod), ("round", np.round), ("repeat", np.repeat),
     ("take", np.take), ("trace", np.trace), ("diagonal", np.diagonal), ("nonzero", np.nonzero),
     ("swapaxes", np.swapaxes), ("conj", np.conjugate), ("conjugate", np.conjugate),
-    ("compress", np.compress), ("choose", np.choose), ("searchsorted", np.searchsorted),
+    ("choose", np.choose), ("searchsorted", np.searchsorted),
     ("argpartition", np.argpartition),
 ):
     setattr(Tensor, _name, _method(_func, _name))
+
+
+def _compress(self: Tensor, condition: Any, axis: Any = None, out: Any = None) -> Any:
+    """Same as ``np.compress(condition, x, axis)`` (the condition comes first there)."""
+    return dispatch(np.compress, (condition, self), {"axis": axis, "out": out})
+
+
+_compress.numpy_function = np.compress  # type: ignore[attr-defined]
+Tensor.compress = _compress  # type: ignore[attr-defined]
 
 
 def _astype(x: Any, dtype: Any) -> Any:

@@ -3,4 +3,13 @@
 One module per NumPy area; each opens with what it covers and what it skips on purpose.
 """
 
-from . import elementwise, indexing, linalg, products, reductions, shape  # noqa: F401
+from . import (  # noqa: F401
+    elementwise,
+    indexing,
+    joining,
+    linalg,
+    products,
+    reductions,
+    selection,
+    shape,
+)

@@ -1,10 +1,21 @@
-"""Gradients of shape manipulation: reshape, ravel, transpose, swapaxes, moveaxis,
-expand_dims, squeeze, broadcast_to, concatenate, stack, copy and ``astype``; plus, with no
-gradient, the shape queries and the ``*_like`` constructors. ``reshape`` and ``ravel`` take
-every index order (``"A"`` and ``"K"`` follow the argument's memory layout, as NumPy does).
+"""Gradients of functions that rearrange the elements of one array without choosing among them:
+reshape, ravel (and ``x.flatten``), transpose (``x.T``), swapaxes, moveaxis, rollaxis,
+matrix_transpose (``np.linalg.matrix_transpose``, ``x.mT``), expand_dims and squeeze (an int or
+a tuple of axes), broadcast_to, broadcast_arrays, atleast_1d/2d/3d, meshgrid, flip, fliplr,
+flipud, roll, rot90, copy and ``astype`` (the method and NumPy 2's ``np.astype``); plus, with no
+gradient, the shape and dtype queries and the ``*_like`` constructors.
 
-Skipped here, on purpose: the rest of NumPy's shape functions (split, tile, pad, flip, ...),
-which the NumPy-coverage issue adds.
+Each of these is linear and its gradient is the inverse rearrangement of ``dy`` (summed back
+where the forward broadcast), written with the same NumPy functions, so second order works.
+``reshape`` and ``ravel`` take every index order (``"A"`` and ``"K"`` follow the argument's
+memory layout, as NumPy does). The several-array forms (``atleast_1d(a, b)``,
+``broadcast_arrays``, ``meshgrid``) are primitives returning a tuple.
+
+Joining and splitting live in ``joining.py``, choosing elements (sort, take, diag ...) in
+``selection.py``. Skipped here, on purpose: the ndarray methods that work in place
+(``sort``, ``partition``, ``resize``, ``fill``): a Tensor does not offer them, since they would
+overwrite a value the tape may hold (``np.sort`` and ``np.resize`` have rules). ``np.row_stack``
+needs no rule of its own: it is not a NumPy array function but calls ``np.vstack``.
 """
 
 from __future__ import annotations
@@ -60,11 +71,34 @@ def _grad_ravel(dy, y, a, order="C"):
     return np.transpose(dy, tuple(np.argsort(axes)))
 
 
+def _inverse_axes(perm):
+    """The permutation that undoes ``transpose(., perm)``."""
+    return tuple(int(i) for i in np.argsort(perm))
+
+
 def _grad_transpose(dy, y, a, axes=None):
     if axes is None:
         return np.transpose(dy)
     ndim = np.ndim(a)
-    return np.transpose(dy, tuple(np.argsort([int(ax) % ndim for ax in axes])))
+    return np.transpose(dy, _inverse_axes([int(ax) % ndim for ax in axes]))
+
+
+def _grad_rollaxis(dy, y, a, axis, start=0):
+    """``rollaxis`` is a transpose: undo the permutation it applies (NumPy's own rule)."""
+    n = np.ndim(a)
+    axis, start = int(axis) % n, int(start)
+    start = start + n if start < 0 else start
+    perm = list(range(n))
+    if axis < start:
+        start -= 1
+    if axis != start:
+        perm.remove(axis)
+        perm.insert(start, axis)
+    return np.transpose(dy, _inverse_axes(perm))
+
+
+def _negated(shift):
+    return tuple(-int(s) for s in shift) if np.ndim(shift) else -int(shift)
 
 
 primitive(np.reshape, _grad_reshape)
@@ -72,61 +106,74 @@ primitive(np.ravel, _grad_ravel)
 primitive(np.transpose, _grad_transpose)
 primitive(np.swapaxes, lambda dy, y, a, axis1, axis2: np.swapaxes(dy, axis1, axis2))
 primitive(np.moveaxis, lambda dy, y, a, source, destination: np.moveaxis(dy, destination, source))
+primitive(np.rollaxis, _grad_rollaxis)
+for _fn in (np.matrix_transpose, np.linalg.matrix_transpose):
+    primitive(_fn, lambda dy, y, x: np.swapaxes(dy, -1, -2))
 primitive(np.expand_dims, _same_shape)
 primitive(np.squeeze, _same_shape)
 primitive(np.broadcast_to, lambda dy, y, a, shape, subok=False: dy)  # summed back by the framework
+primitive(np.flip, lambda dy, y, m, axis=None: np.flip(dy, axis))
+primitive(np.fliplr, lambda dy, y, m: np.fliplr(dy))
+primitive(np.flipud, lambda dy, y, m: np.flipud(dy))
+primitive(np.roll, lambda dy, y, a, shift, axis=None: np.roll(dy, _negated(shift), axis))
+primitive(np.rot90, lambda dy, y, m, k=1, axes=(0, 1): np.rot90(dy, -k, axes))
 primitive(np.copy, lambda dy, y, a, order="K", subok=False: dy)
-primitive(_astype, lambda dy, y, a, dtype: dy, None, name="astype")
 
 
-# -- joining: one argument per array -------------------------------------------------------
+def _astype_call(args, kwargs):
+    """``np.astype(x, dtype, copy=..., device=...)`` as the method's ``_astype(x, dtype)``."""
+    x, dtype = args
+    return (x, np.dtype(dtype)), {}
 
 
-def _joined(args, kwargs):
-    """``np.concatenate(arrays, axis)`` called as ``f(*arrays, axis=axis)``."""
-    arrays, *rest = args
-    return tuple(arrays), dict(zip(("axis", "out"), rest, strict=False), **kwargs)
+# One primitive for ``x.astype(dtype)`` and NumPy 2's ``np.astype(x, dtype)``.
+register(np.astype, primitive(_astype, lambda dy, y, a, dtype: dy, None, name="astype",
+                              adapter=_astype_call).primitive)
 
 
-def _concatenate(*arrays, **kwargs):
-    return np.concatenate(arrays, **kwargs)
+# -- several arrays in, a tuple out --------------------------------------------------------
 
 
-def _stack(*arrays, **kwargs):
-    return np.stack(arrays, **kwargs)
+def _grad_atleast(dy, y, *arys):
+    """Each output is its argument reshaped: reshape each incoming gradient back."""
+    if len(arys) == 1:
+        return [np.reshape(dy, np.shape(arys[0]))]
+    return [None if g is None else np.reshape(g, np.shape(a)) for g, a in zip(dy, arys,
+                                                                             strict=True)]
 
 
-def _grad_concatenate(dy, y, *arrays, axis=0, **kwargs):
-    if axis is None:
-        pieces, start = [], 0
-        for a in arrays:
-            n = int(np.size(a))
-            pieces.append(np.reshape(dy[start:start + n], np.shape(a)))
-            start += n
-        return pieces
-    ax = axis % np.ndim(y)
-    pieces, start = [], 0
-    for a in arrays:
-        n = np.shape(a)[ax]
-        pieces.append(dy[(slice(None),) * ax + (slice(start, start + n),)])
-        start += n
-    return pieces
+def _grad_broadcast_arrays(dy, y, *args, subok=False):
+    return list(dy)  # each summed back to its argument's shape by the framework
 
 
-def _grad_stack(dy, y, *arrays, axis=0, **kwargs):
-    ax = axis % np.ndim(y)
-    return [dy[(slice(None),) * ax + (i,)] for i in range(len(arrays))]
+def _meshgrid_axis(k, n, indexing):
+    """The output axis along which the ``k``-th of ``n`` inputs varies."""
+    if indexing == "xy" and n > 1 and k < 2:
+        return 1 - k
+    return k
 
 
-# np.concatenate and np.stack dispatch to these variadic primitives (one argument per array).
-register(np.concatenate, primitive(_concatenate, grad_all=_grad_concatenate, adapter=_joined,
-                                   name="np.concatenate").primitive)
-register(np.stack, primitive(_stack, grad_all=_grad_stack, adapter=_joined,
-                             name="np.stack").primitive)
+def _grad_meshgrid(dy, y, *xi, copy=True, sparse=False, indexing="xy"):
+    grads = []
+    for k, (g, x) in enumerate(zip(dy, xi, strict=True)):
+        if g is None:
+            grads.append(None)
+            continue
+        keep = _meshgrid_axis(k, len(xi), indexing)
+        others = tuple(i for i in range(len(xi)) if i != keep)
+        grads.append(np.reshape(np.sum(g, axis=others) if others else g, np.shape(x)))
+    return grads
 
-# -- no gradient ---------------------------------------------------------------------------
+
+for _fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
+    primitive(_fn, grad_all=_grad_atleast)
+primitive(np.broadcast_arrays, grad_all=_grad_broadcast_arrays)
+primitive(np.meshgrid, grad_all=_grad_meshgrid)
+
+# -- no gradient: shape, dtype and memory queries, constructors of the same shape ----------
 
 for _fn in (np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like,
             np.full_like, np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero,
-            np.all, np.any, np.iscomplexobj, np.isrealobj, np.result_type):
+            np.all, np.any, np.iscomplexobj, np.isrealobj, np.result_type, np.can_cast,
+            np.min_scalar_type, np.common_type, np.may_share_memory, np.shares_memory):
     zerograd(_fn)

@@ -23,15 +23,17 @@ from minitorch_ag.registry import Primitive
 from . import (
     test_elementwise,
     test_indexing,
+    test_joining,
     test_linalg,
     test_products,
     test_reductions,
+    test_selection,
     test_shape,
 )
 from ._cases import entry_specs, resolve, scalarize, weights
 
 TABLE_MODULES = [test_elementwise, test_reductions, test_shape, test_indexing, test_linalg,
-                 test_products]
+                 test_products, test_joining, test_selection]
 TABLES = {module.__name__.rsplit("_", 1)[-1]: module.TABLE for module in TABLE_MODULES}
 CASES = [(area, c) for area, table in TABLES.items() for c in table]
 

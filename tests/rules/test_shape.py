@@ -1,7 +1,9 @@
-"""Gradient table of ``minitorch_ag/rules/shape.py``: reshape, ravel, transpose, swapaxes,
-moveaxis, expand_dims, squeeze, broadcast_to, concatenate, stack, copy and astype, through the
-NumPy functions and the Tensor methods (``x.reshape(2, 3)``, ``x.T`` ...), in float64 and
-float32 and to second order.
+"""Gradient table of ``minitorch_ag/rules/shape.py``: reshape, ravel (``x.flatten``),
+transpose, swapaxes, moveaxis, rollaxis, matrix_transpose (``np.linalg``'s, ``x.mT``),
+expand_dims, squeeze, broadcast_to, broadcast_arrays, atleast_1d/2d/3d, meshgrid, flip, fliplr,
+flipud, roll, rot90, copy and astype (``x.astype``, ``np.astype``), through the NumPy functions
+and the Tensor methods (``x.reshape(2, 3)``, ``x.T`` ...), in float64 and float32 and to second
+order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from ._cases import (
 )
 
 S23, S234 = shape(2, 3), shape(2, 3, 4)
+
+
+def _combine(outputs):
+    """The outputs of a tuple-valued function, all used, joined in one vector."""
+    assert isinstance(outputs, tuple), type(outputs)
+    return np.concatenate([np.ravel(out) for out in outputs])
+
 # astype to float32 rounds the float64 reference: a larger step and looser tolerance.
 ROUNDED = {"eps": 1e-3, "rtol": 2e-3, "atol": 2e-4}
 
@@ -95,27 +104,74 @@ TABLE = [
          main="method", grid=[[S23], [strided(4, 3)]], tol=ROUNDED),
     case("astype-roundtrip", lambda x: x.astype(np.float32).astype(np.float64) * x,
          real, covers="astype", main="method", grid=[[S23]], tol=ROUNDED),
-    # -- joining
-    case("concatenate-axis0", lambda x, y: np.concatenate([x, y]), real, real,
-         covers=np.concatenate, grid=[[S23, shape(1, 3)], [shape(3), shape(2)]]),
-    case("concatenate-axis1", lambda x, y: np.concatenate([x, y], axis=1), real, real,
-         covers=np.concatenate, grid=[[S23, shape(2, 2)], [transposed(4, 3), strided(4, 3)]]),
-    case("concatenate-axis-minus-one", lambda x, y: np.concatenate((x, y), -1), real, real,
-         covers=np.concatenate, grid=[[S234, shape(2, 3, 1)]]),
-    case("concatenate-axis-None", lambda x, y: np.concatenate([x, y], axis=None), real, real,
-         covers=np.concatenate, grid=[[shape(), S23], [S23, shape(4)]]),
-    case("concatenate-three", lambda x, y, z: np.concatenate([x, y, z], axis=0), real, real,
-         real, covers=np.concatenate, grid=[[shape(1, 3), S23, strided(4, 3)]]),
-    case("concatenate-with-constant", lambda x: np.concatenate([x, np.ones((2, 3)), x]), real,
-         covers=np.concatenate, grid=[[S23]]),
-    case("stack", lambda x, y: np.stack([x, y]), real, real, covers=np.stack,
-         grid=[[shape(), shape()], [S23, strided(2, 3)]]),
-    case("stack-axis-minus-one", lambda x, y: np.stack((x, y), axis=-1), real, real,
-         covers=np.stack, grid=[[shape(3), shape(3)], [transposed(4, 3), strided(4, 3)]]),
-    case("stack-axis1-three", lambda x, y, z: np.stack([x, y, z], 1), real, real, real,
-         covers=np.stack, grid=[[S23, S23, S23]]),
-    case("stack-with-constant", lambda x: np.stack([np.zeros(3), x, x]), real, covers=np.stack,
-         grid=[[shape(3)]]),
+    case("np.astype", lambda x: np.astype(x, np.float64), real, covers=(np.astype, "astype"),
+         grid=[[shape()], [S23], [strided(4, 3)]], method=lambda x: x.astype("float64")),
+    case("np.astype-float32", lambda x: np.astype(x, np.float32, copy=False), real,
+         covers=np.astype, grid=[[S23]], tol=ROUNDED),
+    # -- more axis moves
+    case("rollaxis", lambda x: np.rollaxis(x, -1), real, covers=np.rollaxis,
+         grid=[[S234], [transposed(4, 3)]]),
+    case("rollaxis-start", lambda x: np.rollaxis(x, 0, 3), real, covers=np.rollaxis,
+         grid=[[S234]]),
+    case("rollaxis-negative", lambda x: np.rollaxis(x, -1, -2), real, covers=np.rollaxis,
+         grid=[[S234], [strided(4, 3)]]),
+    case("rollaxis-in-place", lambda x: np.rollaxis(x, 1, 2), real, covers=np.rollaxis,
+         grid=[[S234], [strided(4, 3)]]),
+    case("matrix_transpose", np.matrix_transpose, real, grid=[[S23], [S234], [strided(4, 3)]],
+         mT=lambda x: x.mT),
+    case("linalg.matrix_transpose", np.linalg.matrix_transpose, real,
+         grid=[[shape(1, 1)], [S234], [transposed(4, 3)]]),
+    case("squeeze-tuple", lambda x: np.squeeze(x, axis=(0, 2)), real, covers=np.squeeze,
+         grid=[[shape(1, 3, 1)]], method=lambda x: x.squeeze((0, -1))),
+    # -- reversing, rolling, rotating
+    case("flip", np.flip, real, grid=[[shape()], [shape(1)], [S234], [strided(4, 3)]]),
+    case("flip-axis", lambda x: np.flip(x, -1), real, covers=np.flip,
+         grid=[[shape(3)], [transposed(4, 3)]]),
+    case("flip-axes", lambda x: np.flip(x, (0, 2)), real, covers=np.flip, grid=[[S234]]),
+    case("fliplr", np.fliplr, real, grid=[[shape(1, 1)], [S234], [strided(4, 3)]]),
+    case("flipud", np.flipud, real, grid=[[shape(1)], [S23], [transposed(4, 3)]]),
+    case("roll", lambda x: np.roll(x, 2), real, covers=np.roll,
+         grid=[[shape()], [shape(1)], [S23], [strided(4, 3)]]),
+    case("roll-axis", lambda x: np.roll(x, -1, axis=1), real, covers=np.roll,
+         grid=[[S234], [transposed(4, 3)]]),
+    case("roll-tuples", lambda x: np.roll(x, (1, -2), axis=(0, -1)), real, covers=np.roll,
+         grid=[[S234], [strided(4, 3)]]),
+    case("roll-same-axis-twice", lambda x: np.roll(x, (1, 3), axis=(1, 1)), real,
+         covers=np.roll, grid=[[S23]]),
+    case("rot90", np.rot90, real, grid=[[shape(1, 1)], [S23], [strided(4, 3)]]),
+    case("rot90-k-axes", lambda x: np.rot90(x, 3, axes=(2, 0)), real, covers=np.rot90,
+         grid=[[S234]]),
+    case("rot90-k-negative", lambda x: np.rot90(x, -2), real, covers=np.rot90,
+         grid=[[transposed(4, 3)]]),
+    # -- several arrays in, a tuple out
+    case("atleast_1d", np.atleast_1d, real, grid=[[shape()], [shape(3)], [strided(4, 3)]]),
+    case("atleast_2d", np.atleast_2d, real, grid=[[shape()], [shape(3)], [transposed(4, 3)]]),
+    case("atleast_3d", np.atleast_3d, real,
+         grid=[[shape()], [shape(3)], [strided(4, 3)], [S234]]),
+    case("atleast_1d-several", lambda x, y: _combine(np.atleast_1d(x, y)), real, real,
+         covers=np.atleast_1d, grid=[[shape(), shape(3)], [strided(4, 3), shape(1)]]),
+    case("atleast_2d-several", lambda x, y, z: _combine(np.atleast_2d(x, y, z)), real, real,
+         real, covers=np.atleast_2d, grid=[[shape(), shape(3), S23]]),
+    case("atleast_3d-several", lambda x, y: _combine(np.atleast_3d(x, y)), real, real,
+         covers=np.atleast_3d, grid=[[shape(3), shape(1, 3)], [strided(4, 3), S234]]),
+    case("atleast_2d-one-used", lambda x, y: np.atleast_2d(x, y)[1] * x, real, real,
+         covers=np.atleast_2d, grid=[[shape(), shape(3)]]),
+    case("broadcast_arrays", lambda x, y: _combine(np.broadcast_arrays(x, y)), real, real,
+         covers=np.broadcast_arrays,
+         grid=[[shape(), shape(3)], [shape(2, 1), shape(3)], [strided(4, 3), shape(1, 3)]]),
+    case("broadcast_arrays-one", lambda x: np.broadcast_arrays(x)[0], real,
+         covers=np.broadcast_arrays, grid=[[shape()], [S23]]),
+    case("meshgrid", lambda x, y: _combine(np.meshgrid(x, y)), real, real, covers=np.meshgrid,
+         grid=[[shape(), shape(3)], [shape(4), shape(1)], [transposed(4, 3), shape(2)]]),
+    case("meshgrid-ij-three", lambda x, y, z: _combine(np.meshgrid(x, y, z, indexing="ij")),
+         real, real, real, covers=np.meshgrid, grid=[[shape(2), shape(3), shape(1)]]),
+    case("meshgrid-xy-three-sparse",
+         lambda x, y, z: _combine(np.meshgrid(x, y, z, sparse=True)), real, real, real,
+         covers=np.meshgrid, grid=[[shape(2), S23, shape(2)]]),
+    case("meshgrid-one-used", lambda x, y: np.meshgrid(x, y)[1] * np.sum(x), real, real,
+         covers=np.meshgrid, grid=[[shape(3), shape(2)]]),
+    case("meshgrid-single", lambda x: np.meshgrid(x)[0], real, covers=np.meshgrid,
+         grid=[[shape(3)], [strided(4, 3)]]),
 ]
 
 
@@ -140,18 +196,6 @@ def test_broadcast_to_sums_the_gradient_back():
     g = ag.grad(lambda a: np.sum(np.broadcast_to(a, (4, 3)) * np.arange(12.0).reshape(4, 3)))(
         np.zeros((1, 3)))
     np.testing.assert_array_equal(g, [[18.0, 22.0, 26.0]])
-
-
-def test_concatenate_and_stack_split_the_gradient():
-    w = np.arange(10.0).reshape(2, 5)
-    gx, gy = ag.grad(lambda a, b: np.sum(np.concatenate([a, b], axis=1) * w), argnum=(0, 1))(
-        np.zeros((2, 2)), np.zeros((2, 3)))
-    np.testing.assert_array_equal(gx, w[:, :2])
-    np.testing.assert_array_equal(gy, w[:, 2:])
-    gx, gy = ag.grad(lambda a, b: np.sum(np.stack([a, b], axis=-1) * w.reshape(5, 2)),
-                     argnum=(0, 1))(np.zeros(5), np.zeros(5))
-    np.testing.assert_array_equal(gx, w.reshape(5, 2)[:, 0])
-    np.testing.assert_array_equal(gy, w.reshape(5, 2)[:, 1])
 
 
 # -- orders "A" and "K": the index order depends on the argument's memory layout ------------
