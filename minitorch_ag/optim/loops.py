@@ -231,13 +231,14 @@ def _check_smoothing(where: str, smoothing: float) -> float:
 
 
 def converge(iterator: Iterable[float], *, patience: int = 100, rtol: float = 1e-3,
-             smoothing: float = 0.1) -> Iterator[float]:
+             atol: float = 0.0, smoothing: float = 0.1) -> Iterator[float]:
     """``iterator``, unchanged, but stopping once the smoothed loss has stopped falling.
 
     The loss is smoothed by an exponential moving average (``avg += smoothing * (x - avg)``).
     The iterator stops after ``patience`` items in a row in which the average did not get
-    below ``best - rtol * |best|`` (``best`` the lowest average so far), so plateaus and
-    slow drifts end training as well as rises. A NaN loss never counts as progress.
+    below ``best - max(rtol * |best|, atol)`` (``best`` the lowest average so far), so
+    plateaus and slow drifts end training as well as rises (``atol`` for losses that approach
+    zero, whose relative progress never stalls). A NaN loss never counts as progress.
 
     Example:
         >>> from minitorch_ag.optim import converge
@@ -247,13 +248,13 @@ def converge(iterator: Iterable[float], *, patience: int = 100, rtol: float = 1e
     """
     if int(patience) != patience or patience < 1:
         raise ValueError(f"converge: patience must be a positive integer; got {patience!r}")
-    if not float(rtol) >= 0:
-        raise ValueError(f"converge: rtol must be >= 0; got {rtol!r}")
+    if not (float(rtol) >= 0 and float(atol) >= 0):
+        raise ValueError(f"converge: rtol and atol must be >= 0; got {rtol!r} and {atol!r}")
     smoothing = _check_smoothing("converge", smoothing)
-    return _converge(iter(iterator), int(patience), float(rtol), smoothing)
+    return _converge(iter(iterator), int(patience), float(rtol), float(atol), smoothing)
 
 
-def _converge(it: Iterator[float], patience: int, rtol: float,
+def _converge(it: Iterator[float], patience: int, rtol: float, atol: float,
               smoothing: float) -> Iterator[float]:
     avg = best = math.inf
     stale = 0
@@ -261,7 +262,7 @@ def _converge(it: Iterator[float], patience: int, rtol: float,
         yield x
         x = float(x)
         avg = x if avg == math.inf else avg + smoothing * (x - avg)
-        if best == math.inf and math.isfinite(avg) or avg < best - rtol * abs(best):
+        if best == math.inf and math.isfinite(avg) or avg < best - max(rtol * abs(best), atol):
             best, stale = avg, 0
         else:
             stale += 1
