@@ -42,6 +42,7 @@ placement as Knet's, which differs from PyTorch's where noted):
 from __future__ import annotations
 
 import copy
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -169,7 +170,7 @@ class Optimizer:
                 f"{name}.step_(w, g): w must be a floating-point array; got "
                 f"{type(w).__name__}{' of ' + str(w.dtype) if hasattr(w, 'dtype') else ''}"
             )
-        if not w.flags.writeable:
+        if not getattr(w.flags, "writeable", True):  # (CuPy arrays are always writeable)
             raise ValueError(f"{name}.step_(w, g): w (shape {w.shape}) is read-only")
         if tuple(np.shape(g)) != w.shape:
             raise ValueError(f"{name}.step_(w, g): gradient shape {tuple(np.shape(g))} differs "
@@ -242,6 +243,15 @@ def _fraction(where: str, name: str, x: Any) -> float:
 # ----------------------------------------------------------------------------------------
 # The algorithms
 # ----------------------------------------------------------------------------------------
+
+
+def _scaled_ratio(xp: Any, g: Any, G: Any, eps: float, lr: float, out: Any) -> Any:
+    """``lr * g / sqrt(G + eps)`` into ``out`` (which may not be ``g`` or ``G``)."""
+    xp.add(G, eps, out=out)
+    xp.sqrt(out, out=out)
+    xp.divide(g, out, out=out)
+    out *= lr
+    return out
 
 
 class SGD(Optimizer):
@@ -322,11 +332,12 @@ class Nesterov(Optimizer):
         self.gamma = _fraction("Nesterov", "gamma", gamma)
 
     def _update(self, w: Any, g: Any, lr: float, v: Any) -> None:
-        step = lr * g
+        xp = array_module(w)
+        step = xp.multiply(g, lr, out=xp.empty_like(w))  # 0-d safe: always an array
         v *= self.gamma
         v -= step
         w -= step
-        w += self.gamma * v
+        w += xp.multiply(v, self.gamma, out=step)
 
 
 class Adagrad(Optimizer):
@@ -352,8 +363,10 @@ class Adagrad(Optimizer):
 
     def _update(self, w: Any, g: Any, lr: float, G: Any) -> None:  # noqa: N803 - Knet's name
         xp = array_module(w)
-        G += g * g
-        w -= lr * g / xp.sqrt(G + self.eps)
+        tmp = xp.multiply(g, g, out=xp.empty_like(w))  # the one temporary array, reused
+        G += tmp
+        _scaled_ratio(xp, g, G, self.eps, lr, out=tmp)
+        w -= tmp
 
 
 class RMSprop(Optimizer):
@@ -382,9 +395,12 @@ class RMSprop(Optimizer):
 
     def _update(self, w: Any, g: Any, lr: float, G: Any) -> None:  # noqa: N803 - Knet's name
         xp = array_module(w)
+        tmp = xp.multiply(g, g, out=xp.empty_like(w))  # the one temporary array, reused
+        tmp *= 1.0 - self.rho
         G *= self.rho
-        G += (1.0 - self.rho) * (g * g)
-        w -= lr * g / xp.sqrt(G + self.eps)
+        G += tmp
+        _scaled_ratio(xp, g, G, self.eps, lr, out=tmp)
+        w -= tmp
 
 
 class Adadelta(Optimizer):
@@ -416,12 +432,20 @@ class Adadelta(Optimizer):
     def _update(self, w: Any, g: Any, lr: float, G: Any, D: Any) -> None:  # noqa: N803
         xp = array_module(w)
         rho, eps = self.rho, self.eps
+        tmp = xp.multiply(g, g, out=xp.empty_like(w))  # two temporary arrays, reused
+        tmp *= 1.0 - rho
         G *= rho
-        G += (1.0 - rho) * (g * g)
-        u = g * xp.sqrt(D + eps)
-        u /= xp.sqrt(G + eps)
+        G += tmp
+        u = xp.add(D, eps, out=xp.empty_like(w))
+        xp.sqrt(u, out=u)
+        u *= g
+        xp.add(G, eps, out=tmp)
+        xp.sqrt(tmp, out=tmp)
+        u /= tmp  # u = g * sqrt(D + eps) / sqrt(G + eps)
         D *= rho
-        D += (1.0 - rho) * (u * u)
+        xp.multiply(u, u, out=tmp)
+        tmp *= 1.0 - rho
+        D += tmp
         u *= lr
         w -= u
 
@@ -458,15 +482,19 @@ class Adam(Optimizer):
     def _update(self, w: Any, g: Any, lr: float, m: Any, v: Any) -> None:
         xp = array_module(w)
         b1, b2, t = self.beta1, self.beta2, self.t
+        tmp = xp.multiply(g, 1.0 - b1, out=xp.empty_like(w))  # the one temporary, reused
         m *= b1
-        m += (1.0 - b1) * g
+        m += tmp
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
         v *= b2
-        v += (1.0 - b2) * (g * g)
-        denom = xp.sqrt(v / (1.0 - b2 ** t))
-        denom += self.eps
-        step = m / denom
-        step *= lr / (1.0 - b1 ** t)
-        w -= step
+        v += tmp
+        xp.sqrt(v, out=tmp)  # sqrt(v / (1 - b2^t)) + eps: the bias-corrected RMS
+        tmp *= 1.0 / math.sqrt(1.0 - b2 ** t)
+        tmp += self.eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - b1 ** t)
+        w -= tmp
 
 
 class AdamW(Adam):

@@ -42,17 +42,20 @@ def rosenbrock(x):
     return np.sum(100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2)
 
 
-# Knet's test/update.jl drives a 6-dimensional Rosenbrock with these settings (ftol 1e-3 there,
-# 0.1 here). Knet starts from randn(6); from many random starts the 6-d function's local
-# minimum near (-1, 1, ..., 1) (f ~ 3.97) captures the descent, so we start from the origin,
-# as is usual for this function. AdamW keeps its default weight decay of 0.01.
+# Knet's test/update.jl drives a 6-dimensional Rosenbrock with per-optimizer settings (ftol
+# 1e-3 there, 0.1 here); we use them, except that SGD, RMSprop and Adadelta get a larger lr
+# (Knet's: 0.0005, 0.0005 and 0.01) to keep the test fast: with Knet's they need 3505, 3371
+# and 3876 steps, with these 1753, 1012 and 1612. Knet starts from randn(6); from many random
+# starts the 6-d function's local minimum near (-1, 1, ..., 1) (f ~ 3.97) captures the
+# descent, so we start from the origin, as is usual for this function. AdamW keeps its
+# default weight decay of 0.01.
 ROSENBROCK = [
-    SGD(lr=0.0005),
+    SGD(lr=0.001),
     Momentum(lr=0.00025, gamma=0.95),
     Nesterov(lr=0.00025, gamma=0.95),
     Adagrad(lr=0.35, eps=1e-6),
-    RMSprop(lr=0.0005, rho=0.9, eps=1e-6),
-    Adadelta(lr=0.01, rho=0.5, eps=1e-6),
+    RMSprop(lr=0.002, rho=0.9, eps=1e-6),
+    Adadelta(lr=0.05, rho=0.5, eps=1e-6),
     Adam(lr=0.005, beta1=0.9, beta2=0.95, eps=1e-8),
     AdamW(lr=0.005, beta1=0.9, beta2=0.95, eps=1e-8),
 ]
