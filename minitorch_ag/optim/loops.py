@@ -38,7 +38,7 @@ from .optimizers import (
     Optimizer,
     RMSprop,
 )
-from .update import step_param_
+from .update import _step_param
 
 __all__ = ["minimize", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
            "adamw", "progress", "converge", "epochs", "take"]
@@ -80,7 +80,7 @@ def _length(x: Any) -> int | None:
 # ----------------------------------------------------------------------------------------
 
 
-def tape_params(tape: Tape) -> list[Param]:
+def _tape_params(tape: Tape) -> list[Param]:
     """The Params recorded on ``tape``, in the order the computation first used them."""
     return [leaf.args[0] for leaf in tape.leaves.values()]
 
@@ -131,7 +131,7 @@ def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer
               chosen: list[Param] | None, max_norm: float | None) -> Iterator[float]:
     for d in data:
         tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
-        ps = tape_params(tape) if chosen is None else chosen
+        ps = _tape_params(tape) if chosen is None else chosen
         grads = [grad(tape, p) for p in ps]
         if max_norm is not None:
             grads, _ = clip_global_norm(grads, max_norm)
@@ -139,7 +139,7 @@ def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer
             if g is not None:
                 if p.opt is None:
                     p.opt = template.clone()
-                step_param_(p, g, p.opt)
+                _step_param(p, g, p.opt)
         value = float(tape.item())
         del tape, grads  # free the recording before the caller runs
         yield value

@@ -24,7 +24,7 @@ from ..tensor import Param, Tensor
 from .clipping import clip_global_norm, clip_norm
 from .optimizers import SGD, Optimizer
 
-__all__ = ["update_", "step_param_"]
+__all__ = ["update_"]
 
 
 def update_(w: Any, g: Any, opt: Any = None, *, max_norm: float | None = None) -> Any:
@@ -60,7 +60,7 @@ def update_(w: Any, g: Any, opt: Any = None, *, max_norm: float | None = None) -
         if isinstance(wi, Param):
             if wi.opt is None and oi is not None:
                 wi.opt = oi.clone()
-            step_param_(wi, gi, wi.opt if wi.opt is not None else SGD())
+            _step_param(wi, gi, wi.opt if wi.opt is not None else SGD())
         else:
             (oi if oi is not None else SGD()).step_(wi, gi)
     return w
@@ -119,7 +119,7 @@ def _part(opt: Any, key: Any, w: Any, where: str) -> Any:
     return opt
 
 
-def step_param_(p: Param, g: Any, opt: Optimizer) -> Param:
+def _step_param(p: Param, g: Any, opt: Optimizer) -> Param:
     """One step of ``opt`` (the Param's own state) on ``p.value`` in place; returns ``p``.
 
     An array value is updated in place (views of it see the change); a number value (a Python

@@ -25,6 +25,7 @@ from minitorch_ag.optim import (
     adam,
     adamw,
     converge,
+    cosine,
     epochs,
     minimize,
     momentum,
@@ -33,6 +34,7 @@ from minitorch_ag.optim import (
     rmsprop,
     sgd,
     take,
+    warmup,
 )
 
 
@@ -295,3 +297,28 @@ def test_progress_without_tqdm_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
     with pytest.raises(ImportError, match="pip install tqdm"):
         progress([1.0])
+
+
+def test_a_small_float32_classifier_trains_end_to_end():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 10)).astype(np.float32)
+    y = (X[:, :3].sum(axis=1) > 0).astype(np.float32)
+    w1 = Param((0.3 * rng.standard_normal((10, 16))).astype(np.float32))
+    b1 = Param(np.zeros(16, dtype=np.float32))
+    w2 = Param((0.3 * rng.standard_normal((16, 1))).astype(np.float32))
+
+    def predict(x):
+        return (np.tanh(x @ w1 + b1) @ w2)[:, 0]
+
+    def loss(x, t):  # logistic loss with labels 0/1
+        return np.mean(np.log(1.0 + np.exp(-predict(x) * (2.0 * t - 1.0))))
+
+    batches = [(X[i:i + 32], y[i:i + 32]) for i in range(0, 256, 32)]
+    schedule = warmup(10, then=cosine(150))
+    losses = list(progress(adam(loss, epochs(batches, 20), lr=0.02, schedule=schedule),
+                           disable=True))
+    assert len(losses) == 160
+    assert np.mean(losses[-8:]) < 0.3 * np.mean(losses[:8])
+    assert np.mean((predict(X) > 0) == (y > 0.5)) > 0.95
+    for p in (w1, b1, w2):
+        assert p.value.dtype == np.float32 and p.opt.t == 160
