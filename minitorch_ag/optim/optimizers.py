@@ -175,15 +175,15 @@ class Optimizer:
         if tuple(np.shape(g)) != w.shape:
             raise ValueError(f"{name}.step_(w, g): gradient shape {tuple(np.shape(g))} differs "
                              f"from weight shape {w.shape}")
+        states = self._states(w)  # checked (or created) before anything changes
         if self.gclip > 0:
             g = clip_norm(g, self.gclip)
         lr = self.lr if self.schedule is None else self.lr * float(self.schedule(self.t))
         self.t += 1
         if isinstance(g, Sparse):
-            self._sparse_step(w, g, lr)
+            self._sparse_step(w, g, lr, states)
         else:
-            g = array_module(w).asarray(g, dtype=w.dtype)
-            self._dense_step(w, g, lr, self._states(w))
+            self._dense_step(w, array_module(w).asarray(g, dtype=w.dtype), lr, states)
         return w
 
     def _dense_step(self, w: Any, g: Any, lr: float, states: list[Any]) -> None:
@@ -196,11 +196,10 @@ class Optimizer:
                 g = g + wd * w
         self._update(w, g, lr, *states)
 
-    def _sparse_step(self, w: Any, g: Sparse, lr: float) -> None:
+    def _sparse_step(self, w: Any, g: Sparse, lr: float, states: list[Any]) -> None:
         """The dense step on the touched rows only: gather, update, scatter back."""
         g = g.coalesce()
         rows = g.indices
-        states = self._states(w)
         w_rows = w[rows]
         state_rows = [s[rows] for s in states]
         self._dense_step(w_rows, g.values.astype(w.dtype, copy=False), lr, state_rows)

@@ -21,7 +21,7 @@ import numpy as np
 from ..api import value
 from ..backend import is_array
 from ..tensor import Param, Tensor
-from .clipping import clip_global_norm, clip_norm
+from .clipping import clip_global_norm
 from .optimizers import SGD, Optimizer
 
 __all__ = ["update_"]
@@ -51,11 +51,8 @@ def update_(w: Any, g: Any, opt: Any = None, *, max_norm: float | None = None) -
     """
     triples = list(_leaves(w, g, opt, "w"))
     if max_norm is not None:
-        if len(triples) == 1:
-            triples = [(triples[0][0], clip_norm(triples[0][1], max_norm), triples[0][2])]
-        else:
-            grads, _ = clip_global_norm([t[1] for t in triples], max_norm)
-            triples = [(wi, gi, oi) for (wi, _, oi), gi in zip(triples, grads, strict=True)]
+        grads, _ = clip_global_norm([t[1] for t in triples], max_norm)
+        triples = [(wi, gi, oi) for (wi, _, oi), gi in zip(triples, grads, strict=True)]
     for wi, gi, oi in triples:
         if isinstance(wi, Param):
             if wi.opt is None and oi is not None:

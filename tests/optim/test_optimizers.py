@@ -294,6 +294,9 @@ def test_clear_errors():
     opt.step_(np.zeros(3), np.ones(3))
     with pytest.raises(ValueError, match=r"state 'm' .*shape \(3,\).*does not fit.*shape \(4,\)"):
         opt.step_(np.zeros(4), np.ones(4))
+    assert opt.t == 1  # the refused step changed nothing
+    with pytest.raises(ValueError, match=r"state 'm' .*float64.*does not fit.*float32"):
+        opt.step_(np.zeros(3, dtype=np.float32), np.ones(3))
     with pytest.raises(ValueError, match="Momentum: gamma must be in"):
         Momentum(gamma=1.0)
     with pytest.raises(ValueError, match="SGD: lr must be >= 0"):
