@@ -5,13 +5,13 @@ divmod, negative, positive, reciprocal, power, float_power, square, sqrt, cbrt, 
 expm1, log, log2, log10, log1p, logaddexp, logaddexp2, sin, cos, tan, arcsin, arccos, arctan,
 arctan2, hypot, sinh, cosh, tanh, arcsinh, arccosh, arctanh, deg2rad, rad2deg, degrees, radians,
 sinc, i0, absolute (abs), fabs, maximum, minimum, fmax, fmin, copysign, heaviside, ldexp, frexp,
-modf, nextafter, nan_to_num, clip, where, unwrap, and (for real inputs) real, imag, conjugate
-(conj), angle, real_if_close.
+modf, nextafter, nan_to_num, clip, where, select, unwrap, and (for real inputs) real, imag,
+conjugate (conj), angle, real_if_close.
 
 Covers (zero gradient, results never tracked): the comparisons, logical and bitwise functions,
 floor_divide, floor, ceil, trunc, fix, rint, round, around, sign, signbit, spacing, isnan,
 isinf, isfinite, isneginf, isposinf, iscomplex, isreal, isnat, isclose, allclose, array_equal,
-gcd, lcm, bitwise_count.
+array_equiv, gcd, lcm, bitwise_count.
 
 Conventions, where a function is not differentiable everywhere: at a kink the gradient is the
 one of the branch NumPy's own comparison picks (abs and fabs: 0 at 0; clip: the inside), except
@@ -19,16 +19,18 @@ that maximum/minimum/fmax/fmin share it equally between tied arguments (as PyTor
 fmax/fmin give it to the argument that is not NaN; the exponent of power/float_power gets 0
 where the base is not positive; heaviside(x1, x2) gets no gradient through x1 and passes it to
 x2 where x1 == 0; ldexp, frexp, divmod and the integer parts of modf have no gradient through
-their integer values. nextafter(x1, x2) moves x1 by one unit in the last place, so its gradient
-is 1 for x1 (0 for x2), not 0. sinc's derivative is a Taylor polynomial near 0, so that all
-orders are exact there too; i0's derivative is the modified Bessel function I1, computed by its
-power series (:func:`bessel_i`, a primitive itself, so every order works).
+their integer values; select passes the gradient to the choice of the first true condition
+(to default where none holds). nextafter(x1, x2) moves x1 by one unit in the last place, so
+its gradient is 1 for x1 (0 for x2), not 0. sinc's derivative is a Taylor polynomial near 0,
+so that all orders are exact there too; i0's derivative is the modified Bessel function I1,
+computed by its power series (:func:`bessel_i`, a primitive itself, so every order works).
 
 Skipped, on purpose: complex differentiation. real, imag, conjugate, angle and real_if_close
 raise ``TypeError`` in the backward pass for complex inputs (their rules here are right for
 real inputs only); the other rules follow no complex convention and are checked for real inputs
-only. matvec, vecmat and vecdot are ufuncs but belong to the linear-algebra table; interp and
-piecewise are left to the NumPy-coverage issue.
+only. matvec, vecmat and vecdot are ufuncs but belong to the linear-algebra table. interp (its
+gradient with respect to fp is a scatter-add into fp, which needs an indexing primitive) and
+piecewise (it calls arbitrary functions on masked pieces) are left to the NumPy-coverage issue.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..primitive import primitive, zerograd
+from ..registry import register
 from ..tensor import is_tracked, raw
 
 _LN2 = math.log(2.0)
@@ -164,7 +167,15 @@ def _bessel_i_values(n: int, x: Any) -> Any:
     """I_n(x), the modified Bessel function of the first kind of integer order ``n >= 0``.
 
     Its power series, sum_k (x/2)^(2k+n) / (k! (k+n)!), has terms of one sign, so summing it
-    loses no digits; it stops once every term is below double precision of its sum.
+    loses no digits; it stops once every term is below double precision of its sum. Computed
+    in float64, returned in the argument's float dtype. Differentiable with respect to ``x``
+    to any order (``n`` has no gradient); ``np.i0``'s rule uses it for I_1.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.rules.elementwise import bessel_i
+        >>> bool(np.isclose(bessel_i(0, 1.5), np.i0(1.5)))
+        True
     """
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"bessel_i: the order n must be an integer >= 0; got {n!r}")
@@ -227,6 +238,31 @@ primitive(np.where,
           None,
           lambda dy, y, c, a, b: np.where(c, dy, 0),
           lambda dy, y, c, a, b: np.where(c, 0, dy))
+
+
+def _select(conds, default, *choices):
+    """``np.select`` with one argument per choice (so that each can be tracked)."""
+    return np.select(list(conds), list(choices), default)
+
+
+def _select_args(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    named = dict(zip(("condlist", "choicelist", "default"), args, strict=False), **kwargs)
+    conds = tuple(array_module(raw(c)).asarray(raw(c)) for c in named["condlist"])
+    return (conds, named.get("default", 0), *named["choicelist"]), {}
+
+
+def _grad_select(dy, y, conds, default, *choices):
+    # Each choice gets dy where its condition is the first true one; default where none is.
+    grads, taken = [None, None], None
+    for c in conds:
+        grads.append(np.where(c if taken is None else c & ~taken, dy, 0))
+        taken = c if taken is None else taken | c
+    grads[1] = dy if taken is None else np.where(taken, 0, dy)
+    return grads
+
+
+register(np.select, primitive(_select, grad_all=_grad_select, adapter=_select_args,
+                              name="np.select").primitive)
 
 
 def _nan_to_num_args(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -319,6 +355,6 @@ for _fn in (
     np.floor_divide, np.floor, np.ceil, np.trunc, np.fix, np.rint, np.round, np.around,
     np.sign, np.signbit, np.spacing,
     np.isnan, np.isinf, np.isfinite, np.isneginf, np.isposinf, np.iscomplex, np.isreal,
-    np.isnat, np.isclose, np.allclose, np.array_equal,
+    np.isnat, np.isclose, np.allclose, np.array_equal, np.array_equiv,
 ):
     zerograd(_fn)

@@ -74,8 +74,8 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
         >>> from minitorch_ag.rules.special import logsumexp
         >>> x = ag.Param(np.log(np.array([1.0, 3.0])))
         >>> tape = ag.diff(lambda: logsumexp(x))
-        >>> float(ag.value(tape)), ag.grad(tape, x).tolist()
-        (1.3862943611198906, [0.25, 0.75])
+        >>> round(float(ag.value(tape)), 6), np.round(ag.grad(tape, x), 6).tolist()
+        (1.386294, [0.25, 0.75])
     """
     xp = array_module(a)
     a = xp.asarray(a)
@@ -127,7 +127,7 @@ def softmax(x: Any, axis: Any = None) -> Any:
     Example:
         >>> import numpy as np
         >>> from minitorch_ag.rules.special import softmax
-        >>> softmax(np.log(np.array([1.0, 3.0]))).tolist()
+        >>> np.round(softmax(np.log(np.array([1.0, 3.0]))), 6).tolist()
         [0.25, 0.75]
     """
     xp = array_module(x)
@@ -148,7 +148,7 @@ def log_softmax(x: Any, axis: Any = None) -> Any:
     Example:
         >>> import numpy as np
         >>> from minitorch_ag.rules.special import log_softmax
-        >>> np.exp(log_softmax(np.log(np.array([1.0, 3.0])))).tolist()
+        >>> np.round(np.exp(log_softmax(np.log(np.array([1.0, 3.0])))), 6).tolist()
         [0.25, 0.75]
     """
     xp = array_module(x)

@@ -67,6 +67,12 @@ def wide(rng, shape):
     return 4.0 * rng.standard_normal(shape)
 
 
+def quarters(*xs):
+    """A constant boolean mask of the broadcast shape of ``xs``, true at every fourth index."""
+    s = np.broadcast_shapes(*(np.shape(x) for x in xs))
+    return np.arange(int(np.prod(s))).reshape(s) % 4 == 1
+
+
 def int_exponents(x):
     """A constant integer array of ``x``'s shape, in [-2, 2] (exponents for ldexp)."""
     return np.arange(np.size(x)).reshape(np.shape(x)) % 5 - 2
@@ -186,6 +192,12 @@ TABLE = [
     case("heaviside", lambda a, b: np.heaviside(a, b) + a, nonzero, real, covers=np.heaviside),
     case("heaviside-at-zero", lambda x2: np.heaviside(zeros_on_checker(x2), x2), real,
          covers=np.heaviside),
+    case("select", lambda a, b, d: np.select([checker(a, b, d), quarters(a, b, d)], [a, b], d),
+         real, real, real, covers="np.select",
+         keywords=lambda a, b, d: np.select(condlist=[checker(a, b, d), quarters(a, b, d)],
+                                            choicelist=[a, b], default=d)),
+    case("select-scalar-default", lambda a: np.select([a > 0.3, a < -0.2], [2.0 * a, a]),
+         intervals((-1.5, -0.3), (-0.1, 0.2), (0.4, 1.5)), covers="np.select"),
     case("nextafter", lambda a, b: np.nextafter(a, b) + b, real, real, covers=np.nextafter),
     case("modf", modf_parts, OFF_INTEGERS, covers=np.modf),
     case("nan_to_num", np.nan_to_num, real),
@@ -316,6 +328,7 @@ ZEROGRAD_CALLS = [
     ("iscomplex", np.iscomplex, lambda x, y, i, j: np.iscomplex(x)),
     ("isreal", np.isreal, lambda x, y, i, j: np.isreal(y)),
     ("isnat", np.isnat, lambda x, y, i, j: np.isnat(i.astype("datetime64[D]"))),
+    ("array_equiv", np.array_equiv, lambda x, y, i, j: np.array_equiv(x, x[0:1])),
     ("gcd", np.gcd, lambda x, y, i, j: np.gcd(i, j)),
     ("lcm", np.lcm, lambda x, y, i, j: np.lcm(i, 6)),
     ("bitwise_count", np.bitwise_count, lambda x, y, i, j: np.bitwise_count(i)),
