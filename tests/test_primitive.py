@@ -60,15 +60,17 @@ def test_namedtuple_outputs_keep_their_type():
 
 
 def test_registration_makes_the_numpy_function_differentiable():
-    assert np.arctan not in ag.registry.PRIMITIVES
-    p = Param(np.array([0.5]))
-    with pytest.raises(TypeError, match="np.arctan has no gradient rule"):
-        diff(lambda: np.sum(np.arctan(p)))
-    ag.primitive(np.arctan, lambda dy, y, x: dy / (1 + x * x))
+    saved = ag.registry.PRIMITIVES.pop(np.arctan, None)  # the elementwise table's rule
     try:
+        p = Param(np.array([0.5]))
+        with pytest.raises(TypeError, match="np.arctan has no gradient rule"):
+            diff(lambda: np.sum(np.arctan(p)))
+        ag.primitive(np.arctan, lambda dy, y, x: dy / (1 + x * x))
         np.testing.assert_allclose(grad(diff(lambda: np.sum(np.arctan(p))), p), [0.8])
     finally:
-        del ag.registry.PRIMITIVES[np.arctan]
+        ag.registry.PRIMITIVES.pop(np.arctan, None)
+        if saved is not None:
+            ag.registry.PRIMITIVES[np.arctan] = saved
 
 
 def test_primitive_of_a_primitive_wrapper_replaces_the_rule():
