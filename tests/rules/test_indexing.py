@@ -36,7 +36,7 @@ def index(name, idx, grid, **kwargs):
                 grid=grid, getitem=lambda x: operator.getitem(x, idx), **kwargs)
 
 
-def assign(name, write, grid, **kwargs):
+def assign(name, write, grid, covers=(index_set, operator.getitem), **kwargs):
     """A case for ``y = np.copy(x); write(y, v); y``: an in-place update of a tracked copy."""
 
     def fn(x, v):
@@ -44,7 +44,7 @@ def assign(name, write, grid, **kwargs):
         write(y, v)
         return y
 
-    return case(name, fn, real, real, covers=(index_set, operator.getitem), main="op",
+    return case(name, fn, real, real, covers=covers, main="op",
                 grid=grid, **kwargs)
 
 
@@ -128,7 +128,7 @@ TABLE = [
            [[shape(3), shape()], [S34, shape(4)]]),
     assign("set-0d", lambda y, v: y.__setitem__((), v), [[shape(), shape()]]),
     assign("iadd-slice", _iadd_slice, [[shape(5), shape()], [S34, shape(4)]]),
-    assign("imul-whole", _imul, [[S34, shape(4)], [shape(), shape()]]),
+    assign("imul-whole", _imul, [[S34, shape(4)], [shape(), shape()]], covers=(np.multiply,)),
     assign("fill", lambda y, v: y.fill(v), [[S34, shape()]]),
     assign("np.put", lambda y, v: np.put(y, [0, -1, 0], v, mode="raise"),
            [[shape(5), shape(2)], [S34, shape(3)]]),
