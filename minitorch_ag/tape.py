@@ -99,8 +99,8 @@ class Tape:
     a ``Param`` ``p``. The backward sweep runs the first time a gradient is asked for.
     """
 
-    __slots__ = ("nodes", "level", "mark", "leaves", "moved", "renamed", "result", "value",
-                 "swept", "__weakref__")
+    __slots__ = ("nodes", "level", "mark", "leaves", "moved", "renamed", "frozen", "result",
+                 "value", "swept", "__weakref__")
 
     def __init__(self, level: int) -> None:
         self.nodes: list[Any] = []
@@ -113,6 +113,7 @@ class Tape:
         # whose gradient is read from their leaf.
         self.moved: dict[int, Any] = {}
         self.renamed: dict[int, Any] = {}
+        self.frozen = STATE.frozen  # this recording's read-only arrays (see freeze), by id
         self.result: Any = None  # the node of the result, None when it is a constant
         self.value: Any = None
         self.swept = False
@@ -173,6 +174,8 @@ def freeze(a: np.ndarray) -> None:
     recording; the flags come back as they were when the outermost recording stops.
     """
     frozen = STATE.frozen
+    if id(a) in frozen:
+        return
     chain = []
     while isinstance(a, np.ndarray) and id(a) not in frozen:
         chain.append(a)

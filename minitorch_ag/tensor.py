@@ -622,12 +622,12 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
             elif not isinstance(b, Tensor):
                 parents = (a, None)
                 values = (a.value, b)
-                if b.__class__ is _ndarray:
+                if b.__class__ is _ndarray and id(b) not in tape.frozen:
                     freeze(b)  # a saved constant must not change while recording
         elif b.__class__ is Result and b.mark is mark and not isinstance(a, Tensor):
             parents = (None, b)
             values = (a, b.value)
-            if a.__class__ is _ndarray:
+            if a.__class__ is _ndarray and id(a) not in tape.frozen:
                 freeze(a)
     elif n == 1:
         a = args[0]
