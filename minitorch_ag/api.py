@@ -225,7 +225,12 @@ def grad(f: Any, x: Any = None, *, argnum: int | tuple[int, ...] = 0) -> Any:
     """The gradient: of a recorded Tape with respect to a Param, or of a function.
 
     ``grad(tape, p)`` reads the gradient of ``tape``'s result with respect to ``p`` (``None``
-    when the result does not depend on ``p``). ``grad(f, argnum=0)`` returns a function with
+    when the result does not depend on ``p``). Where ``p`` is only used through row lookups
+    ``p[ids]`` (``ids`` an integer array, ``p`` with two or more axes: an embedding table), that
+    gradient is a :class:`~minitorch_ag.sparse.Sparse` (the rows looked up and their gradients);
+    ``axpy_`` applies it to those rows only, and ``np.asarray(g)`` or ``value(g)`` makes it
+    dense. The function interface below always returns dense arrays. ``grad(f, argnum=0)``
+    returns a function with
     ``f``'s arguments that computes the gradient of ``f``'s scalar result with respect to
     argument ``argnum`` (a tuple of positions gives a tuple of gradients). The gradient has the
     argument's structure: a number for a number, an array for an array, and nested lists,

@@ -405,7 +405,9 @@ class Param(Tensor):
     """A user parameter: a leaf that every ``diff`` differentiates with respect to.
 
     Outside ``diff`` a Param acts like its value (``x + 1`` is a plain array). ``p.value`` may
-    be reassigned or updated in place; ``p.opt`` holds an optimizer's state for it.
+    be reassigned or updated in place, except while a ``diff`` that uses ``p`` records (the
+    tape holds the old value: reassigning raises ``TypeError``, and the array is read-only
+    then); ``p.opt`` holds an optimizer's state for it.
 
     Example:
         >>> import numpy as np
@@ -432,6 +434,24 @@ class Param(Tensor):
 
     def __repr__(self) -> str:
         return f"P({self.value!r})"
+
+    @property
+    def value(self) -> Any:
+        return _value_slot.__get__(self, Param)
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        stack = STATE.stack
+        if stack and any(id(self) in tape.leaves for tape in stack):
+            raise TypeError(
+                f"p.value = ...: p is a Param ({_describe(_value_slot.__get__(self, Param))}) "
+                f"that the recording diff uses; the tape keeps its old value, so reassigning "
+                f"it now would make the gradient wrong. Update it after diff returns"
+            )
+        _value_slot.__set__(self, v)
+
+
+_value_slot = Tensor.__dict__["value"]  # the slot under Param's checked property
 
 
 class Result(Tensor):

@@ -241,6 +241,23 @@ def test_saved_constants_and_param_values_are_read_only_while_recording():
     np.testing.assert_array_equal(r, [3.0, 4.0])
 
 
+def test_reassigning_a_param_value_the_tape_uses_is_refused():
+    p = Param(np.array([1.0, 2.0]))
+
+    def f():
+        y = np.sum(p * 2.0)
+        p.value = np.zeros(2)  # later uses of p would silently read the old value
+        return y
+
+    refused(f, match="Param")
+    np.testing.assert_array_equal(p.value, [1.0, 2.0])
+    q = Param(np.ones(2))
+    t = diff(lambda: (setattr(q, "value", np.full(2, 3.0)), np.sum(p * q))[1])  # q not yet used
+    np.testing.assert_array_equal(grad(t, p), [3.0, 3.0])
+    p.value = np.array([5.0, 6.0])  # outside diff: allowed
+    np.testing.assert_array_equal(value(p), [5.0, 6.0])
+
+
 def test_flags_come_back_exactly_as_they_were():
     p = Param(np.array([1.0, 2.0]))
     base = np.arange(6.0)
