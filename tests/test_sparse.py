@@ -160,3 +160,14 @@ def test_sparse_refuses_bad_input():
                                                                np.ones((1, 2)))
     with pytest.raises(ValueError, match="target has shape"):
         Sparse((4, 2), np.array([0]), np.ones((1, 2))).add_to_(np.zeros((3, 2)))
+
+
+def test_unbroadcast_keeps_a_fitting_sparse_gradient_and_casts_it():
+    from minitorch_ag.tape import unbroadcast
+
+    g = Sparse((3, 2), np.array([2, 2]), np.ones((2, 2)))
+    kept = unbroadcast(g, np.zeros((3, 2), dtype=np.float32))
+    assert isinstance(kept, Sparse) and kept.dtype == np.float32
+    summed = unbroadcast(g, np.zeros((1, 2)))  # a broadcast argument: dense, summed
+    assert type(summed) is np.ndarray
+    np.testing.assert_array_equal(summed, [[2.0, 2.0]])
