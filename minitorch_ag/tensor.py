@@ -934,7 +934,7 @@ def update(x: Tensor, compute: Callable[[Tensor], Any], what: str, index: Any = 
     is written into an array the tape holds). The node state of the old value moves into a
     new ``Result`` that the tape and every later node refer to instead of ``x``, and ``x``
     takes over the state of the new node, so that the Python object ``x`` is the new value and
-    gradients reach the old value (and ``source``, the assigned value) as usual.
+    gradients reach the old value (and whatever ``compute`` wrote into it) as usual.
 
     NumPy semantics that copy-on-write could not reproduce are refused with a ``TypeError``:
     writing into a ``Param`` (a leaf, as PyTorch refuses), into a Tensor tracked on an outer
@@ -972,8 +972,6 @@ def update(x: Tensor, compute: Callable[[Tensor], Any], what: str, index: Any = 
             f"recording; updating it in place there cannot be recorded. Update it before the "
             f"inner diff starts, or update a copy (y = np.copy(x))"
         )
-    if id(x) in tape.moved:
-        raise AssertionError("update: x is a node that an earlier update moved")  # internal
     write_back = _view_parent(x, tape, what)
     new = compute(x)
     if not (isinstance(new, Result) and new.mark is tape.mark):
