@@ -161,6 +161,19 @@ def test_fill_and_put_methods_and_sort():
             diff(g)
     else:
         np.testing.assert_array_equal(grad(diff(g), a), [1.0, -1.0, 3.0])
+    a.partition(0)  # outside recording: in place on the value
+    assert a.value[0] == 1.0
+
+    def h():
+        y = a * 1.0
+        y.partition(1)
+        return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+    if PRIMITIVES.get(np.partition) is None:
+        with pytest.raises(TypeError, match="np.partition"):
+            diff(h)
+    else:
+        np.testing.assert_array_equal(grad(diff(h), a), [1.0, 2.0, 3.0])
 
 
 # -- refused: updates copy-on-write cannot reproduce ---------------------------------------------
