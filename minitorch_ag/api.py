@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .backend import is_array
-from .tape import Tape, backward, pop_tape, push_tape, seed_like
+from .sparse import Sparse
+from .tape import STATE, Tape, backward, freeze, pop_tape, push_tape, seed_like
 from .tensor import Param, Result, Tensor, lower, new_leaf, node_on, peel, raw
 
 __all__ = ["diff", "grad", "gradloss", "value", "params", "axpy_", "vjp"]
@@ -88,6 +89,10 @@ def _finish(g: Any, like: Any) -> Any:
     """A leaf's gradient as the user gets it: the argument's type, writable, never shared."""
     if g is None or isinstance(g, Tensor):
         return g
+    if isinstance(g, Sparse):
+        if is_array(g.values) and not g.values.flags.writeable:
+            return Sparse(g.shape, g.indices, g.values.copy())
+        return g
     if isinstance(like, numbers.Number) and not isinstance(like, np.generic):
         return complex(g) if isinstance(like, complex) else float(g)
     if is_array(g) and not g.flags.writeable:
@@ -151,8 +156,18 @@ def _zip_structure(fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
     return None
 
 
+def _leaf_of(tape: Tape, x: Any) -> Any:
+    """The leaf node of argument ``x`` (moved out of ``x`` if ``f`` updated it in place)."""
+    return tape.renamed.get(id(x), x)
+
+
+def _dense(g: Any) -> Any:
+    """A Sparse gradient as a dense array: the function interface returns plain arrays."""
+    return g.to_dense() if isinstance(g, Sparse) else g
+
+
 def _leaf_gradient(original: Any, leaf: Any) -> Any:
-    return _finish(leaf.outgrad, raw(original))
+    return _finish(_dense(leaf.outgrad), raw(original))
 
 
 def _differentiate(f: Callable[..., Any], argnums: tuple[int, ...], args: tuple,
@@ -198,7 +213,8 @@ def _gradient_function(f: Callable[..., Any], argnum: int | tuple[int, ...], wit
         tape, _, wrapped, _ = _differentiate(f, argnums, args, kwargs)
         _scalar_check(name, tape.value)
         _sweep(tape)
-        grads = tuple(_zip_structure(_leaf_gradient, args[i], wrapped[i]) for i in argnums)
+        grads = tuple(_zip_structure(lambda a, x: _leaf_gradient(a, _leaf_of(tape, x)),
+                                     args[i], wrapped[i]) for i in argnums)
         g = grads if isinstance(argnum, tuple) else grads[0]
         return (g, tape.value) if with_loss else g
 
@@ -209,7 +225,12 @@ def grad(f: Any, x: Any = None, *, argnum: int | tuple[int, ...] = 0) -> Any:
     """The gradient: of a recorded Tape with respect to a Param, or of a function.
 
     ``grad(tape, p)`` reads the gradient of ``tape``'s result with respect to ``p`` (``None``
-    when the result does not depend on ``p``). ``grad(f, argnum=0)`` returns a function with
+    when the result does not depend on ``p``). Where ``p`` is only used through row lookups
+    ``p[ids]`` (``ids`` an integer array, ``p`` with two or more axes: an embedding table), that
+    gradient is a :class:`~minitorch_ag.sparse.Sparse` (the rows looked up and their gradients);
+    ``axpy_`` applies it to those rows only, and ``np.asarray(g)`` or ``value(g)`` makes it
+    dense. The function interface below always returns dense arrays. ``grad(f, argnum=0)``
+    returns a function with
     ``f``'s arguments that computes the gradient of ``f``'s scalar result with respect to
     argument ``argnum`` (a tuple of positions gives a tuple of gradients). The gradient has the
     argument's structure: a number for a number, an array for an array, and nested lists,
@@ -256,9 +277,11 @@ def gradloss(f: Callable[..., Any], argnum: int | tuple[int, ...] = 0) -> Callab
 
 
 def value(x: Any) -> Any:
-    """The value inside a Tensor or Tape; anything else is returned unchanged.
+    """The value inside a Tensor or Tape (a Sparse gradient densified); anything else is
+    returned unchanged.
 
-    Inside ``diff`` this detaches: the value is a constant to the innermost tape.
+    Inside ``diff`` this detaches: the value is a constant to the innermost tape. The tape
+    keeps that array, so it is read-only until recording stops.
 
     Example:
         >>> import numpy as np
@@ -269,7 +292,12 @@ def value(x: Any) -> Any:
         3.0
     """
     if isinstance(x, (Tensor, Tape)):
-        return x.value
+        v = x.value
+        if STATE.stack and v.__class__ is np.ndarray:
+            freeze(v)
+        return v
+    if isinstance(x, Sparse):
+        return x.to_dense()
     return x
 
 
@@ -348,7 +376,8 @@ def params(obj: Any) -> list[Param]:
 def axpy_(a: Any, x: Any, y: Any) -> Any:
     """``y += a * x`` in place, for an array or a ``Param`` ``y``; returns ``y``.
 
-    A ``None`` gradient (the loss did not depend on ``y``) leaves ``y`` unchanged.
+    A ``None`` gradient (the loss did not depend on ``y``) leaves ``y`` unchanged; a
+    :class:`~minitorch_ag.sparse.Sparse` one updates only the rows it holds.
 
     Example:
         >>> import numpy as np
@@ -360,16 +389,17 @@ def axpy_(a: Any, x: Any, y: Any) -> Any:
     if x is None:
         return y
     x = raw(x)
-    if isinstance(y, Tensor):
-        v = y.value
-        if is_array(v):
-            v += a * x
-        else:
-            y.value = v + a * x
-        return y
-    if not is_array(y):
+    target = y.value if isinstance(y, Tensor) else y
+    if not is_array(target) and not isinstance(y, Tensor):
         raise TypeError(f"axpy_(a, x, y): y must be an array or a Param; got {type(y).__name__}")
-    y += a * x
+    if isinstance(x, Sparse):
+        if not is_array(target):
+            raise TypeError("axpy_(a, x, y): a Sparse x needs an array y (or a Param of one)")
+        x.add_to_(target, a)
+    elif is_array(target):
+        target += a * x
+    else:
+        y.value = target + a * x
     return y
 
 
@@ -418,7 +448,8 @@ def vjp(f: Callable[..., Any], *args: Any, const: Sequence[int] = ()) -> tuple[A
             if i in const_set:
                 grads.append(None)
             else:
-                grads.append(_zip_structure(_pullback_gradient, a, wrapped[i]))
+                grads.append(_zip_structure(
+                    lambda o, x: _pullback_gradient(o, _leaf_of(tape, x)), a, wrapped[i]))
         return tuple(grads)
 
     z = values if several else values[0]
@@ -426,7 +457,7 @@ def vjp(f: Callable[..., Any], *args: Any, const: Sequence[int] = ()) -> tuple[A
 
 
 def _pullback_gradient(original: Any, leaf: Any) -> Any:
-    g = leaf.outgrad
+    g = _dense(leaf.outgrad)
     if g is None:
         v = raw(original)
         g = np.zeros_like(v, dtype=float if np.result_type(v).kind in "biu" else None)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_module, scatter_add
+from .backend import array_module, is_array, scatter_add
 
 __all__ = ["Sparse"]
 
@@ -48,6 +48,8 @@ class Sparse:
         indices = array_module(indices).asarray(indices).reshape(-1)
         if indices.dtype.kind not in "iu":
             raise TypeError(f"Sparse: indices must be integers, got dtype {indices.dtype}")
+        if indices.dtype.kind == "i" and len(indices) and int(indices.min()) < 0:
+            indices = indices % shape[0]  # -1 is the last row: one name per row (coalesce)
         expected = (indices.shape[0], *shape[1:])
         if tuple(values.shape) != expected:
             raise ValueError(
@@ -89,8 +91,31 @@ class Sparse:
         dense = self.to_dense()
         return np.asarray(dense, dtype=dtype)
 
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy functions see the dense array, except ``dense + sparse`` (and ``+=``), which
+        adds the stored rows only."""
+        out = kwargs.get("out")
+        if ufunc is np.add and method == "__call__" and len(inputs) == 2:
+            a, b = inputs
+            dense, sparse = (a, b) if b is self else (b, a)
+            if out is None and not kwargs:
+                return sparse + dense
+            if (out is not None and len(out) == 1 and out[0] is dense and is_array(dense)
+                    and len(kwargs) == 1 and dense.shape == self.shape):
+                return sparse.add_to_(dense)
+        inputs = tuple(x.to_dense() if isinstance(x, Sparse) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
     def coalesce(self) -> Sparse:
-        """The same gradient with each row index once (sorted) and its values summed."""
+        """The same gradient with each row index once (sorted) and its values summed.
+
+        Example:
+            >>> import numpy as np
+            >>> from minitorch_ag.sparse import Sparse
+            >>> g = Sparse((4,), np.array([3, 1, 3]), np.array([1.0, 2.0, 3.0])).coalesce()
+            >>> g.indices, g.values
+            (array([1, 3]), array([2., 4.]))
+        """
         xp = array_module(self.values)
         rows, inverse = xp.unique(self.indices, return_inverse=True)
         if len(rows) == len(self.indices):
@@ -112,7 +137,7 @@ class Sparse:
             xp = array_module(self.values)
             return Sparse(self.shape, xp.concatenate([self.indices, other.indices]),
                           xp.concatenate([self.values, other.values]))
-        if np.shape(other) != self.shape:
+        if not is_array(other) or other.shape != self.shape:  # numbers, Tensors, broadcasting
             return self.to_dense() + other
         out = other.astype(np.result_type(other, self.values), copy=True)
         scatter_add(out, self.indices, self.values)
@@ -120,17 +145,18 @@ class Sparse:
 
     __radd__ = __add__
 
-    def __mul__(self, a: Any) -> Sparse:
-        if np.ndim(a) != 0:
-            return NotImplemented
-        return Sparse(self.shape, self.indices, self.values * a)
+    def __mul__(self, a: Any) -> Any:
+        if _is_scalar(a):
+            return Sparse(self.shape, self.indices, self.values * a)
+        return self.to_dense() * a  # elementwise with an array: dense, as NumPy would give
 
-    __rmul__ = __mul__
+    def __rmul__(self, a: Any) -> Any:
+        return self * a if _is_scalar(a) else a * self.to_dense()
 
-    def __truediv__(self, a: Any) -> Sparse:
-        if np.ndim(a) != 0:
-            return NotImplemented
-        return Sparse(self.shape, self.indices, self.values / a)
+    def __truediv__(self, a: Any) -> Any:
+        if _is_scalar(a):
+            return Sparse(self.shape, self.indices, self.values / a)
+        return self.to_dense() / a
 
     def __neg__(self) -> Sparse:
         return Sparse(self.shape, self.indices, -self.values)
@@ -145,6 +171,11 @@ class Sparse:
 
     def add_to_(self, target: Any, alpha: Any = 1) -> Any:
         """``target += alpha * self`` in place, touching only the stored rows; returns it."""
+        if tuple(target.shape) != self.shape:
+            raise ValueError(
+                f"Sparse.add_to_: the target has shape {tuple(target.shape)}, the gradient "
+                f"{self.shape}"
+            )
         values = self.values if alpha == 1 else self.values * alpha
         scatter_add(target, self.indices, values.astype(target.dtype, copy=False))
         return target
@@ -153,6 +184,11 @@ class Sparse:
         """The squared Frobenius norm of the dense array (repeated rows summed first)."""
         v = self.coalesce().values
         return (v * v).sum()
+
+
+def _is_scalar(a: Any) -> bool:
+    """A plain number or 0-d array (not a Tensor: scaling by one must be recorded densely)."""
+    return (isinstance(a, (int, float, complex, np.generic)) or is_array(a)) and np.ndim(a) == 0
 
 
 def _same_shape(a: Sparse, b: Sparse) -> None:

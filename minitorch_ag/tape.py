@@ -20,6 +20,16 @@ How differentiation works, in four steps:
    each result to its parent's shape and dtype (:func:`unbroadcast`) and adds it to the parent.
    No recursion, so chains of any length work; a node's gradient and saved arguments are
    released as soon as the loop is past it.
+
+Two invariants keep saved arrays intact while recording. In-place updates of tracked values
+(``x[i] = v``, ``x += y``) are recorded copy-on-write (see ``tensor.py``), and the plain NumPy
+arrays a tape saves (constant arguments, the values of Params and of the function interface's
+arguments) are made read-only (:func:`freeze`) until the outermost recording stops, when their
+``writeable`` flags are restored exactly as they were.
+
+A gradient may be :class:`~minitorch_ag.sparse.Sparse` (rows looked up from a large array): the
+sweep keeps it sparse when it reaches a leaf, adds it to other gradients (sparse + sparse stays
+sparse, sparse + dense is dense) and densifies it before it reaches any other node's rules.
 """
 
 from __future__ import annotations
@@ -31,15 +41,22 @@ from typing import Any
 import numpy as np
 
 from .backend import array_module
+from .sparse import Sparse
 
-__all__ = ["Tape", "recording", "active_tapes", "backward", "unbroadcast"]
+__all__ = ["Tape", "recording", "active_tapes", "backward", "unbroadcast", "freeze"]
 
 
 class _State(threading.local):
-    """Per-thread recording state: two threads differentiating at once never share tapes."""
+    """Per-thread recording state: two threads differentiating at once never share tapes.
+
+    ``frozen`` maps ``id(array)`` to ``(array, depth)`` for every ndarray :func:`freeze` made
+    read-only (``depth``: how many views deep it is, so that bases are thawed first); arrays
+    that were read-only already are kept with depth ``-1`` and left alone.
+    """
 
     def __init__(self) -> None:
         self.stack: list[Tape] = []
+        self.frozen: dict[int, tuple[np.ndarray, int]] = {}
 
 
 STATE = _State()
@@ -82,13 +99,21 @@ class Tape:
     a ``Param`` ``p``. The backward sweep runs the first time a gradient is asked for.
     """
 
-    __slots__ = ("nodes", "level", "mark", "leaves", "result", "value", "swept", "__weakref__")
+    __slots__ = ("nodes", "level", "mark", "leaves", "moved", "renamed", "frozen", "result",
+                 "value", "swept", "__weakref__")
 
     def __init__(self, level: int) -> None:
         self.nodes: list[Any] = []
         self.level = level
         self.mark = TapeMark(level)
         self.leaves: dict[int, Any] = {}  # id(param) -> its leaf node on this tape
+        # moved: id(node) -> Tensor, for the nodes an in-place update moved out of the Tensor
+        # object the program holds, which now stands for the updated value (tensor.update);
+        # renamed: id(that Tensor) -> the moved node, for the function interface's arguments,
+        # whose gradient is read from their leaf.
+        self.moved: dict[int, Any] = {}
+        self.renamed: dict[int, Any] = {}
+        self.frozen = STATE.frozen  # this recording's read-only arrays (see freeze), by id
         self.result: Any = None  # the node of the result, None when it is a constant
         self.value: Any = None
         self.swept = False
@@ -122,12 +147,55 @@ def push_tape() -> Tape:
 
 
 def pop_tape(tape: Tape) -> None:
-    """Stop recording on ``tape`` (and on any inner tape an exception left behind)."""
+    """Stop recording on ``tape`` (and on any inner tape an exception left behind).
+
+    When the outermost tape stops, the arrays frozen while recording are writable again.
+    """
     _resume_gc()
     stack = STATE.stack
     while stack:
         if stack.pop() is tape:
-            return
+            break
+    if not stack and STATE.frozen:
+        _thaw()
+
+
+# ----------------------------------------------------------------------------------------
+# Read-only saved arrays
+# ----------------------------------------------------------------------------------------
+
+
+def freeze(a: np.ndarray) -> None:
+    """Make ndarray ``a``, and the arrays it is a view of, read-only while anything records.
+
+    A tape saves the arrays it is given: writing into one later (``r *= 2`` after ``x * r``,
+    ``p.value *= 2`` inside ``diff``) would silently change the gradient, so NumPy refuses
+    the write instead ("assignment destination is read-only"). Each array is handled once per
+    recording; the flags come back as they were when the outermost recording stops.
+    """
+    frozen = STATE.frozen
+    if id(a) in frozen:
+        return
+    chain = []
+    while isinstance(a, np.ndarray) and id(a) not in frozen:
+        chain.append(a)
+        a = a.base
+    for depth, arr in enumerate(reversed(chain)):
+        flags = arr.flags
+        if flags.writeable:
+            flags.writeable = False
+            frozen[id(arr)] = (arr, depth)
+        else:
+            frozen[id(arr)] = (arr, -1)
+
+
+def _thaw() -> None:
+    """Restore the ``writeable`` flags :func:`freeze` cleared, bases before their views."""
+    frozen = STATE.frozen
+    STATE.frozen = {}
+    for arr, depth in sorted(frozen.values(), key=lambda item: item[1]):
+        if depth >= 0:
+            arr.flags.writeable = True
 
 
 # While anything records, Python's cyclic garbage collector is paused. A tape holds no
@@ -184,6 +252,14 @@ def unbroadcast(dx: Any, like: Any, who: Any = None, position: int = 0) -> Any:
 
 
 def _unbroadcast_general(dx: Any, like: Any, who: Any, position: int) -> Any:
+    if dx.__class__ is Sparse:  # a row-sparse gradient of the whole argument stays sparse
+        if dx.shape != _shape(like):
+            dx = dx.to_dense()
+        else:
+            dtype = getattr(like, "dtype", None)
+            if dtype is not None and dtype.kind in "fc" and dx.dtype != dtype:
+                dx = dx.astype(dtype)
+            return dx
     target = _shape(like)
     have = _shape(dx)
     if have != target:
@@ -225,7 +301,10 @@ def _add_grad(node: Any, dx: Any, owned: set[int]) -> None:
     if old is None:
         node.outgrad = dx
     elif id(node) in owned:
-        old += dx
+        if dx.__class__ is Sparse:
+            dx.add_to_(old)
+        else:
+            old += dx
     else:
         total = old + dx
         node.outgrad = total
@@ -299,6 +378,8 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
                     if not (type(dx) is ndarray and type(pv) is ndarray
                             and dx.shape == pv.shape and dx.dtype is pv.dtype):
                         dx = unbroadcast(dx, pv, prim, pos)
+                        if dx.__class__ is Sparse and parent.prim is not None:
+                            dx = dx.to_dense()  # only leaves keep sparse gradients
                     if parent.outgrad is None:
                         parent.outgrad = dx
                     else:
@@ -350,7 +431,10 @@ def _propagate_special(node: Any, prim: Any, g: Any, owned: set[int]) -> None:
         if parent is not None and dx is not None:
             if dx is g and parent.prim is None and hasattr(dx, "copy"):
                 dx = dx.copy()
-            _add_grad(parent, unbroadcast(dx, parent.value, prim, pos), owned)
+            dx = unbroadcast(dx, parent.value, prim, pos)
+            if dx.__class__ is Sparse and parent.prim is not None:
+                dx = dx.to_dense()
+            _add_grad(parent, dx, owned)
 
 
 class _Item:

@@ -7,22 +7,32 @@ primitive and appends a ``Result`` node to the innermost tape involved (see ``ta
 whole algorithm). Python operators reach :func:`call` directly; ``np.*`` functions reach it
 through NumPy's ``__array_ufunc__`` and ``__array_function__`` protocols, looked up in the
 registry of primitives.
+
+While recording, an in-place update of a tracked Tensor (``x[i] = v``, ``x += y``, ``x.fill``,
+``np.put(x, ...)`` ...) is recorded copy-on-write by :func:`update`: the new value is computed
+into a new array by a primitive, the node state of the old value moves into a fresh ``Result``
+that the earlier nodes are re-pointed to, and the Python object ``x`` takes the new node's
+state. Nothing the tape saved is overwritten, and ``x`` stands for the new value afterwards.
 """
 
 from __future__ import annotations
 
 import inspect
 import operator
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from .backend import is_array
 from .registry import PRIMITIVES, Primitive
-from .tape import ITEM, STATE, Tape, TapeMark
+from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
-__all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch"]
+__all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch", "update",
+           "IN_PLACE"]
+
+_ndarray = np.ndarray
 
 _NOKW: dict[str, Any] = {}  # the shared empty keyword arguments; never mutated
 
@@ -55,7 +65,9 @@ class Tensor:
         return dispatch(func, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        _refuse_conversion(self, "np.asarray()/np.array()", "np.stack([...]) for a list of them")
+        _refuse_conversion(self, "np.asarray()/np.array()",
+                           "np.stack([...]) for a list of them (a plain array cannot hold a "
+                           "tracked value: a[i] = t needs a tracked a, e.g. a = x * 0)")
         v = raw(self)
         if copy:
             return np.array(v, dtype=dtype, copy=True)
@@ -173,16 +185,51 @@ class Tensor:
         return call(PRIMITIVES[operator.getitem], (self, _plain_index(index)), _NOKW)
 
     def __setitem__(self, index: Any, v: Any) -> None:
-        if is_tracked(self) or is_tracked(v):
+        index = _plain_index(index)
+        if STATE.stack and (is_tracked(self) or is_tracked(v)):
+            if _is_own_view(self, index, v):
+                return  # x[i] = x[i], the last step of x[i] += y (see update): nothing changes
+            setitem = PRIMITIVES[operator.setitem]
+            update(self, lambda x: call(setitem, (x, index, v)), "x[...] = v", index)
+            return
+        raw(self)[index] = raw(v)
+
+    # -- in-place methods of ndarray: copy-on-write while recording ------------------------
+
+    def fill(self, value: Any) -> None:
+        """Set every element to ``value``, as ``ndarray.fill`` (recorded while tracked)."""
+        self[...] = value
+
+    def sort(self, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+        """Sort in place, as ``ndarray.sort`` (recorded as ``x = np.sort(x)`` while tracked)."""
+        if STATE.stack and is_tracked(self):
+            update(self, lambda x: dispatch(np.sort, (x,), _kw(axis=axis, kind=kind,
+                                                               order=order)), "x.sort()")
+        else:
+            raw(self).sort(axis=axis, kind=kind, order=order)
+
+    def partition(self, kth: Any, axis: int = -1, kind: str = "introselect",
+                  order: Any = None) -> None:
+        """Partition in place, as ``ndarray.partition`` (recorded as ``np.partition``)."""
+        if STATE.stack and is_tracked(self):
+            update(self, lambda x: dispatch(np.partition, (x, kth),
+                                            _kw(axis=axis, order=order)), "x.partition()")
+        else:
+            raw(self).partition(kth, axis=axis, kind=kind, order=order)
+
+    def put(self, indices: Any, values: Any, mode: str = "raise") -> None:
+        """``x.flat[indices] = values``, as ``ndarray.put`` / ``np.put``."""
+        dispatch(np.put, (self, indices, values), {"mode": mode})
+
+    def resize(self, *shape: Any, refcheck: bool = True) -> None:
+        """Change the shape in place, as ``ndarray.resize`` (refused while tracked)."""
+        if STATE.stack and is_tracked(self):
             raise TypeError(
-                f"x[...] = v: assigning into a tracked Tensor (shape {self.shape}) while "
-                f"recording would overwrite a value the backward pass needs; build a new array "
-                f"instead (np.where, np.concatenate), or do the assignment outside diff"
+                f"x.resize(): resizing a tracked Tensor ({_describe(self)}) in place while "
+                f"recording is not supported; use y = np.resize(x, shape) or np.pad, which "
+                f"make a new value"
             )
-        target = self.value
-        while isinstance(target, Tensor):
-            target = target.value
-        target[_plain_index(index)] = raw(v)
+        raw(self).resize(*shape, refcheck=refcheck)
 
     # -- methods that mirror ndarray's -------------------------------------------------
 
@@ -281,13 +328,23 @@ def _unary(ufunc: np.ufunc) -> Any:
     return op
 
 
+_SYMBOLS = {"add": "+=", "subtract": "-=", "multiply": "*=", "true_divide": "/=",
+            "divide": "/=", "floor_divide": "//=", "remainder": "%=", "matmul": "@=",
+            "bitwise_and": "&=", "bitwise_or": "|=", "bitwise_xor": "^=", "left_shift": "<<=",
+            "right_shift": ">>=", "power": "**="}
+
+
 def _inplace(ufunc: np.ufunc) -> Any:
-    """``x op= y``: recorded as a new value while tracked, in place on ``x.value`` otherwise."""
+    """``x op= y``: copy-on-write while recording (see :func:`update`), in place otherwise."""
     prims = PRIMITIVES
+    name = f"np.{ufunc.__name__}"
+    symbol = _SYMBOLS.get(ufunc.__name__, "op=")
 
     def iop(self: Tensor, other: Any) -> Any:
-        if is_tracked(self) or is_tracked(other):
-            return call(prims[ufunc], (self, other), _NOKW)
+        if STATE.stack and (is_tracked(self) or is_tracked(other)):
+            update(self, lambda x: _same_kind(call(prims[ufunc], (x, other), _NOKW), x, name),
+                   f"x {symbol} y")
+            return self
         v = self.value
         if is_array(v):
             ufunc(v, raw(other), out=v)
@@ -357,7 +414,9 @@ class Param(Tensor):
     """A user parameter: a leaf that every ``diff`` differentiates with respect to.
 
     Outside ``diff`` a Param acts like its value (``x + 1`` is a plain array). ``p.value`` may
-    be reassigned or updated in place; ``p.opt`` holds an optimizer's state for it.
+    be reassigned or updated in place, except while a ``diff`` that uses ``p`` records (the
+    tape holds the old value: reassigning raises ``TypeError``, and the array is read-only
+    then); ``p.opt`` holds an optimizer's state for it.
 
     Example:
         >>> import numpy as np
@@ -384,6 +443,24 @@ class Param(Tensor):
 
     def __repr__(self) -> str:
         return f"P({self.value!r})"
+
+    @property
+    def value(self) -> Any:
+        return _value_slot.__get__(self, Param)
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        stack = STATE.stack
+        if stack and any(id(self) in tape.leaves for tape in stack):
+            raise TypeError(
+                f"p.value = ...: p is a Param ({_describe(_value_slot.__get__(self, Param))}) "
+                f"that the recording diff uses; the tape keeps its old value, so reassigning "
+                f"it now would make the gradient wrong. Update it after diff returns"
+            )
+        _value_slot.__set__(self, v)
+
+
+_value_slot = Tensor.__dict__["value"]  # the slot under Param's checked property
 
 
 class Result(Tensor):
@@ -519,8 +596,10 @@ def _plain_index(index: Any) -> Any:
 def _plain_index_item(i: Any) -> Any:
     if isinstance(i, Tensor):
         i = raw(i)
-    if type(i) is list:
-        i = np.asarray(i)
+    elif type(i) is list:
+        i = np.asarray(_raw_deep(i))
+    if i.__class__ is _ndarray and STATE.stack:
+        freeze(i)  # the tape saves the index: it must not change while recording
     return i
 
 
@@ -550,6 +629,9 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
         return prim.fn(*_raw_deep(args), **_raw_deep(kwargs))
     if kwargs:
         args, kwargs = _recordable_kwargs(prim, args, kwargs)
+        for v in kwargs.values():
+            if v.__class__ is _ndarray:
+                freeze(v)
     if len(stack) > 1:
         return _call_nested(prim, args, kwargs, stack)
 
@@ -569,9 +651,13 @@ def call(prim: Primitive, args: tuple, kwargs: dict = _NOKW) -> Any:
             elif not isinstance(b, Tensor):
                 parents = (a, None)
                 values = (a.value, b)
+                if b.__class__ is _ndarray and id(b) not in tape.frozen:
+                    freeze(b)  # a saved constant must not change while recording
         elif b.__class__ is Result and b.mark is mark and not isinstance(a, Tensor):
             parents = (None, b)
             values = (a, b.value)
+            if a.__class__ is _ndarray and id(a) not in tape.frozen:
+                freeze(a)
     elif n == 1:
         a = args[0]
         if a.__class__ is Result and a.mark is mark:
@@ -628,6 +714,8 @@ def _gather(args: tuple, tape: Tape) -> tuple[Any, Any]:
                 parents = [None] * len(args)
             parents[i] = node
             values[i] = node.value
+        elif a.__class__ is _ndarray:
+            freeze(a)
     return tuple(values), (None if parents is None else tuple(parents))
 
 
@@ -658,6 +746,8 @@ def _call_nested(prim: Primitive, args: tuple, kwargs: dict, stack: list[Tape]) 
     values = list(args)
     parents: list[Any] = [None] * len(args)
     for i, a in enumerate(args):
+        if a.__class__ is _ndarray:
+            freeze(a)
         if isinstance(a, Tensor):
             if isinstance(a, Param):
                 node = param_leaf(a, top)
@@ -701,6 +791,8 @@ def param_leaf(p: Param, tape: Tape) -> Result:
     if leaf is None:
         lvl = tape.level
         inner = param_leaf(p, STATE.stack[lvl - 2]) if lvl > 1 else p.value
+        if inner.__class__ is _ndarray:
+            freeze(inner)  # p.value *= 2 inside diff would change what the tape saved
         leaf = Result(inner, tape, None, (p,), _NOKW, ())
         tape.leaves[id(p)] = leaf
         tape.nodes.append(leaf)
@@ -709,6 +801,8 @@ def param_leaf(p: Param, tape: Tape) -> Result:
 
 def new_leaf(value: Any, tape: Tape) -> Result:
     """A fresh leaf on ``tape`` (the function interface's arguments)."""
+    if value.__class__ is _ndarray:
+        freeze(value)
     leaf = Result(value, tape, None, (), _NOKW, ())
     tape.nodes.append(leaf)
     return leaf
@@ -792,5 +886,219 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
         if prim.adapter is not None:
             args, kwargs = prim.adapter(args, kwargs)
         return call(prim, args, kwargs)
+    in_place = IN_PLACE.get(func)
+    if in_place is not None and STATE.stack and _any_tracked((args, kwargs)):
+        return in_place(*args, **kwargs)
     _refuse_if_tracked(f"np.{getattr(func, '__name__', func)}", (args, kwargs))
     return func(*_raw_deep(args), **_raw_deep(kwargs))
+
+
+# ----------------------------------------------------------------------------------------
+# In-place updates while recording: copy-on-write
+# ----------------------------------------------------------------------------------------
+
+# NumPy functions that write into an argument (np.put, np.copyto ...), mapped to functions that
+# record the same update with :func:`update` when a tracked Tensor is involved while recording.
+# Filled by ``rules/indexing.py``; without an entry such a function is refused like any other
+# function without a gradient rule.
+IN_PLACE: dict[Any, Callable[..., Any]] = {}
+
+
+def _kw(**kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments that are not ``None`` (NumPy's defaults)."""
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _same_kind(new: Any, x: Any, name: str) -> Any:
+    """``new`` cast to ``x``'s dtype, as NumPy's ``out=`` does with ``casting='same_kind'``."""
+    have, want = np.result_type(raw(new)), np.result_type(raw(x))
+    if have == want:
+        return new
+    if not np.can_cast(have, want, "same_kind"):
+        raise TypeError(
+            f"{name}: cannot cast the result from {have} to the dtype {want} of the Tensor "
+            f"updated in place (casting rule 'same_kind')"
+        )
+    return call(PRIMITIVES[_astype], (new, want), _NOKW)
+
+
+def _is_own_view(x: Tensor, index: Any, v: Any) -> bool:
+    """True when ``v`` is the live view ``x[index]`` (so ``x[index] = v`` changes nothing)."""
+    if not (isinstance(v, Result) and v.prim is PRIMITIVES.get(operator.getitem)
+            and v.parents and v.parents[0] is x):
+        return False
+    other = v.args[1]
+    if other is index:
+        return True
+    try:
+        return type(other) is type(index) and bool(other == index)
+    except (ValueError, TypeError):  # indices holding arrays: compare no further
+        return False
+
+
+def update(x: Tensor, compute: Callable[[Tensor], Any], what: str, index: Any = Ellipsis) -> None:
+    """Record an in-place update of ``x`` as copy-on-write: ``x`` then stands for ``compute(x)``.
+
+    ``compute`` builds the new value from ``x`` with recorded primitives (a fresh array: nothing
+    is written into an array the tape holds). The node state of the old value moves into a
+    new ``Result`` that the tape and every later node refer to instead of ``x``, and ``x``
+    takes over the state of the new node, so that the Python object ``x`` is the new value and
+    gradients reach the old value (and whatever ``compute`` wrote into it) as usual.
+
+    NumPy semantics that copy-on-write could not reproduce are refused with a ``TypeError``:
+    writing into a ``Param`` (a leaf, as PyTorch refuses), into a Tensor tracked on an outer
+    ``diff`` while an inner one records, into a view of another tracked array other than a
+    slice (NumPy would write through to that array; for ``t = x[i]`` views the update is
+    written back into ``x``), and into ``x`` while a view of it that the program still holds
+    would have to change too.
+
+    Args:
+        x: the Tensor updated in place.
+        compute: ``x -> new value`` (a Result on ``x``'s tape with ``x``'s shape and dtype).
+        what: how the update is written, for error messages (``"x[...] = v"``).
+        index: the part of ``x`` that changes (all of it by default): views of ``x`` that the
+            program holds must not overlap it.
+    """
+    stack = STATE.stack
+    if isinstance(x, Param):
+        raise TypeError(
+            f"{what}: x is a Param ({_describe(x)}), a leaf that diff differentiates with "
+            f"respect to; it cannot be updated in place while recording (PyTorch refuses this "
+            f"too). Update a copy (y = np.copy(x); y[...] = v), or update x.value outside diff"
+        )
+    live = peel(x)
+    if not isinstance(live, Result):
+        raise TypeError(
+            f"{what}: x ({_describe(x)}) is a constant to the recording tape (the result of a "
+            f"finished diff), and the value written into it is tracked: its gradient would be "
+            f"lost. Make x a tracked value first (x = np.copy(x) inside diff), or write "
+            f"ag.value(...) into it"
+        )
+    tape = stack[-1]
+    if live is not x or x.mark is not tape.mark:
+        raise TypeError(
+            f"{what}: x ({_describe(x)}) is tracked by an outer diff while an inner diff is "
+            f"recording; updating it in place there cannot be recorded. Update it before the "
+            f"inner diff starts, or update a copy (y = np.copy(x))"
+        )
+    write_back = _view_parent(x, tape, what)
+    new = compute(x)
+    if not (isinstance(new, Result) and new.mark is tape.mark):
+        raise TypeError(f"{what}: the updated value is not tracked on the recording tape")
+    if np.shape(raw(new)) != np.shape(raw(x)):
+        raise ValueError(
+            f"{what}: the result has shape {np.shape(raw(new))}, but x has shape "
+            f"{np.shape(raw(x))}; an in-place update cannot change the shape"
+        )
+    _become(x, new, tape, what, index)
+    if write_back is not None:
+        parent, where = write_back
+        parent[where] = x  # NumPy writes through a slice into the array it views ...
+        _become(x, call(PRIMITIVES[operator.getitem], (parent, where)), tape, what)
+        # ... and x stays a view of it, so that the next update of x writes through too
+
+
+def _view_parent(x: Result, tape: Tape, what: str) -> tuple[Result, Any] | None:
+    """For ``x`` a view of another tracked array: ``(that node, index)`` when ``x`` came from
+    slicing it (the update is written back), else a TypeError. ``None`` when ``x`` is no view.
+    """
+    v = raw(x.value)
+    if x.prim is None or getattr(v, "base", None) is None:
+        return None
+    if x.prim is ITEM:
+        raise TypeError(
+            f"{what}: x ({_describe(x)}) is a view of another array (one output of "
+            f"{x.parents[0].prim.name}); NumPy would write through to it, which cannot be "
+            f"recorded. Update a copy: x = np.copy(x)"
+        )
+    for pos, p in enumerate(x.parents):
+        if p is None or not np.may_share_memory(v, raw(p.value)):
+            continue
+        if x.prim is PRIMITIVES.get(operator.getitem) and pos == 0:
+            # The array x views may have been updated since (in a part x does not overlap,
+            # or x would have been refused there): write into its current value.
+            p = tape.moved.get(id(p), p)
+            if p.prim is None and p.args:
+                raise TypeError(
+                    f"{what}: x ({_describe(x)}) is a view of a Param (x = p[...]); writing into "
+                    f"it would write into the Param, a leaf that cannot be updated in place "
+                    f"while recording. Update a copy: x = np.copy(x)"
+                )
+            return p, x.args[1]
+        raise TypeError(
+            f"{what}: x ({_describe(x)}) is a view of another tracked array (it came from "
+            f"{x.prim.name}); NumPy would write through to that array too, which cannot be "
+            f"recorded. Update a copy (x = np.copy(x)), or update the array it views"
+        )
+    return None
+
+
+def _become(x: Result, new: Result, tape: Tape, what: str, index: Any = Ellipsis) -> None:
+    """Move ``x``'s node state into a fresh Result and give ``x`` the state of ``new``.
+
+    Refuses (before changing anything) when a view of ``x[index]`` recorded since ``x`` is
+    still held by the program: NumPy would change it too.
+    """
+    nodes = tape.nodes
+    i = len(nodes) - 1
+    while nodes[i] is not x:
+        i -= 1
+    xv = raw(x.value)
+    base = getattr(xv, "base", None)
+    base = xv if base is None else base
+    written = xv
+    parts = index if type(index) is tuple else (index,)
+    if xv.__class__ is _ndarray and not any(getattr(part, "ndim", 0) for part in parts):
+        # a basic index: the view of the part written (a trailing ... keeps it a view)
+        written = xv[parts if any(part is Ellipsis for part in parts) else (*parts, ...)]
+    old = _new_result(Result)
+    users: list[int] = []  # positions of the nodes that have x among their parents
+    views: dict[int, list[Any]] = {}  # id -> [node, references from later nodes' parents]
+    for j in range(i + 1, len(nodes)):
+        n = nodes[j]
+        for p in n.parents:
+            if p is x:
+                users.append(j)
+            elif views and id(p) in views:
+                views[id(p)][1] += 1
+        if n is new or id(n) in tape.moved:
+            continue
+        v = raw(n.value)
+        if (v.__class__ is _ndarray and v.base is not None and (v.base is base or v.base is xv)
+                and np.may_share_memory(v, written)):
+            views[id(n)] = [n, 0]
+    n = p = written = None
+    if views:
+        for holder in tape.moved.values():
+            if id(holder) in views:
+                views[id(holder)][1] += 1
+        holder = None
+    for node, refs in views.values():
+        # References: the tape's list, the later nodes' parents, tape.moved, views' entry,
+        # getrefcount's argument and the loop variable; more means the program holds it.
+        if sys.getrefcount(node) > refs + 4:
+            raise TypeError(
+                f"{what}: another tracked value ({_describe(node)}, from {node.prim.name}) is a "
+                f"view of x; NumPy would change it too, which copy-on-write cannot record. "
+                f"Copy the view first (np.copy), or drop it (del) before updating x"
+            )
+    node = views = None
+    for slot in _RESULT_SLOTS:
+        setattr(old, slot, getattr(x, slot))
+    nodes[i] = old
+    for j in users:
+        n = nodes[j]
+        n.parents = tuple(old if p is x else p for p in n.parents)
+    tape.moved[id(old)] = x  # the object that now holds the updated value
+    if x.prim is None and not x.args:  # an argument of the function interface: its leaf
+        tape.renamed[id(x)] = old
+    for slot in _RESULT_SLOTS:
+        setattr(x, slot, getattr(new, slot))
+    new.args = new.parents = None
+    k = len(nodes) - 1
+    while nodes[k] is not new:
+        k -= 1
+    nodes[k] = x
+
+
+_RESULT_SLOTS = ("value", "mark", "prim", "args", "kwargs", "parents", "outgrad")

@@ -1,7 +1,9 @@
 """Gradient table of ``minitorch_ag/rules/indexing.py``: ``x[index]`` with ints, negative ints,
-slices with steps, ``None``, ``...``, integer arrays (repeated indices add up), boolean masks and
-mixed tuples, in float64 and float32; second order (through ``index_put``, the scatter that is
-the gradient of indexing) for every index.
+slices with steps, ``None``, ``...``, integer arrays and lists (repeated indices add up; several
+broadcasting together; non-adjacent ones, whose axes NumPy moves to the front), boolean masks
+(0-d, 1-d, multi-dimensional), Tensor indices and mixed tuples; ``x[index] = v`` (``index_set``),
+``x[index] += v``, ``x.fill`` and NumPy's writing functions (``np.put`` ...), recorded
+copy-on-write; in float64 and float32, second order for every case.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 import minitorch_ag as ag
-from minitorch_ag.rules.indexing import index_put
+from minitorch_ag.rules.indexing import index_put, index_set
 
 from ._cases import (
     case,
@@ -32,6 +34,26 @@ def index(name, idx, grid, **kwargs):
     """A case for ``x[idx]`` (``idx`` a constant index), also as ``operator.getitem``."""
     return case(name, lambda x: x[idx], real, covers=(operator.getitem, index_put), main="op",
                 grid=grid, getitem=lambda x: operator.getitem(x, idx), **kwargs)
+
+
+def assign(name, write, grid, covers=(index_set, operator.getitem), **kwargs):
+    """A case for ``y = np.copy(x); write(y, v); y``: an in-place update of a tracked copy."""
+
+    def fn(x, v):
+        y = np.copy(x)  # a tracked copy; a 0-d array, not a NumPy scalar, for 0-d x
+        write(y, v)
+        return y
+
+    return case(name, fn, real, real, covers=covers, main="op",
+                grid=grid, **kwargs)
+
+
+def _iadd_slice(y, v):
+    y[1:] += v * v
+
+
+def _imul(y, v):
+    y *= v
 
 
 # gradcheck hands 0-d arguments to f as Python floats (a core bug): x[()] fails there.
@@ -76,6 +98,51 @@ TABLE = [
          covers=(operator.getitem, index_put), main="op", grid=[[shape(3)], [S34]]),
     case("index-twice", lambda x: x[1:][[0, 0]][..., ::2], real,
          covers=(operator.getitem, index_put), main="op", grid=[[S34], [S234]]),
+    # -- more index kinds
+    index("advanced-axes-to-front", ([0, 1, 1], slice(None), [3, 0, 3]), [[S234]]),
+    index("advanced-split-by-int", (slice(None), 0, [2, 0, 2]), [[shape(2, 3, 4, 3)]]),
+    index("int-arrays-broadcast", (np.array([[0], [2]]), np.array([1, 3, 3])), [[S34]]),
+    index("int-list-of-lists", [[0, 1], [1, 1]], [[shape(3)], [S34]]),
+    index("array-and-negative-step", (np.array([2, 2, 0]), slice(None, None, -2)),
+          [[S34], *[[s] for s in NONCONTIGUOUS]]),
+    index("ellipsis-None-array", (Ellipsis, None, np.array([0, 3, 3])), [[S34], [S234]]),
+    index("bool-0d-true", True, [[shape()], [shape(3)], [S34]]),
+    index("bool-0d-false", np.array(False), [[shape(3)], [S34]]),
+    index("bool-mask-2d-of-3d", np.array([[1, 0, 1], [0, 1, 1]], dtype=bool), [[S234]]),
+    index("bool-mask-and-int-array", (np.array([True, False, True]), [3, 3]), [[S34]]),
+    index("rows-2d-ids", np.array([[2, 0], [2, 2], [-1, 1]]), [[S34], [shape(3, 2, 2)]]),
+    case("tensor-index", lambda x: x[ag.Param(np.array([2, 0, 2]))], real,
+         covers=(operator.getitem, index_put), main="op", grid=[[shape(3)], [S34]]),
+    case("argmax-index", lambda x: x[np.argmax(x, axis=0), np.arange(x.shape[1])], real,
+         covers=(operator.getitem, index_put), main="op", grid=[[S34]]),
+    # -- assignment, recorded copy-on-write (x is copied first: a Param cannot be assigned into)
+    assign("set-int", lambda y, v: y.__setitem__(1, v), [[shape(3), shape()], [S34, shape(4)],
+                                                         [strided(4, 3), shape()]]),
+    assign("set-slice-broadcast", lambda y, v: y.__setitem__(slice(None, None, -2), v),
+           [[shape(5), shape(3)], [S34, shape(1, 4)], [transposed(4, 3), shape()]]),
+    assign("set-repeated-ids", lambda y, v: y.__setitem__([0, 2, 0], v),
+           [[shape(3), shape(3)], [S34, shape(3, 1)]]),
+    assign("set-advanced-to-front", lambda y, v: y.__setitem__(([0, 1], slice(None), [1, 1]), v),
+           [[S234, shape(2, 3)], [S234, shape(3)]]),
+    assign("set-mask", lambda y, v: y.__setitem__(np.array([True, False, True]), v),
+           [[shape(3), shape()], [S34, shape(4)]]),
+    assign("set-0d", lambda y, v: y.__setitem__((), v), [[shape(), shape()]]),
+    assign("iadd-slice", _iadd_slice, [[shape(5), shape()], [S34, shape(4)]]),
+    assign("imul-whole", _imul, [[S34, shape(4)], [shape(), shape()]], covers=(np.multiply,)),
+    assign("fill", lambda y, v: y.fill(v), [[S34, shape()]]),
+    assign("np.put", lambda y, v: np.put(y, [0, -1, 0], v, mode="raise"),
+           [[shape(5), shape(2)], [S34, shape(3)]]),
+    assign("np.place", lambda y, v: np.place(y, np.arange(y.size).reshape(y.shape) % 2 == 0, v),
+           [[shape(5), shape(2)], [S34, shape(4)]]),
+    assign("np.putmask", lambda y, v: np.putmask(y, np.arange(y.size).reshape(y.shape) > 1, v),
+           [[shape(5), shape(3)], [S34, shape(5)]]),
+    assign("np.copyto", lambda y, v: np.copyto(y, v, where=np.array([1, 0, 1, 1], dtype=bool)),
+           [[S34, shape(4)], [S34, shape(3, 1)]]),
+    assign("np.fill_diagonal", lambda y, v: np.fill_diagonal(y, v, wrap=True),
+           [[shape(5, 3), shape(2)], [S34, shape()]]),
+    assign("np.put_along_axis",
+           lambda y, v: np.put_along_axis(y, np.array([[0], [2], [2]]), v, axis=1),
+           [[S34, shape(3, 1)], [S34, shape()]]),
 ]
 
 
