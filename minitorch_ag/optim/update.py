@@ -20,6 +20,7 @@ import numpy as np
 
 from ..api import value
 from ..backend import is_array
+from ..sparse import Sparse
 from ..tensor import Param, Tensor
 from .clipping import clip_global_norm
 from .optimizers import SGD, Optimizer
@@ -74,7 +75,7 @@ def _leaves(w: Any, g: Any, opt: Any, where: str) -> Iterator[tuple[Any, Any, An
         if opt is not None and not isinstance(opt, Optimizer):
             raise TypeError(f"update_: the optimizer for {where} must be an Optimizer; got "
                             f"{type(opt).__name__}")
-        yield w, value(g), opt
+        yield w, g if isinstance(g, Sparse) else value(g), opt  # value() would densify
         return
     if isinstance(w, dict):
         if not isinstance(g, dict):
