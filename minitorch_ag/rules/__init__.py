@@ -3,4 +3,4 @@
 One module per NumPy area; each opens with what it covers and what it skips on purpose.
 """
 
-from . import elementwise, indexing, linalg, reductions, shape  # noqa: F401
+from . import elementwise, indexing, linalg, reductions, shape, statistics  # noqa: F401
