@@ -144,7 +144,8 @@ primitive(np.nanprod, _grad_nanprod)
 
 
 def _centred(a, axis, ddof, kwargs, where, nan=False):
-    """``a`` minus its mean over ``axis`` (zero where it is left out), and the divisor."""
+    """``a`` minus its mean over ``axis`` (zero where it is left out), the divisor, and the
+    mask of the elements counted (``True`` for all)."""
     correction = kwargs.get("correction", np._NoValue)
     ddof = ddof if correction is np._NoValue else correction
     mean = kwargs.get("mean", np._NoValue)
@@ -152,12 +153,12 @@ def _centred(a, axis, ddof, kwargs, where, nan=False):
     if mask is True:
         if mean is np._NoValue:
             mean = np.mean(a, axis=axis, keepdims=True)
-        return a - mean, count(a, axis) - ddof
+        return a - mean, count(a, axis) - ddof, True
     mask = np.broadcast_to(mask, np.shape(a))
     n = np.sum(mask, axis=axis, keepdims=True).astype(dtype_of(a))
     if mean is np._NoValue:
         mean = np.mean(np.where(mask, a, 0), axis=axis, keepdims=True, where=mask)
-    return np.where(mask, a - mean, 0), n - ddof
+    return np.where(mask, a - mean, 0), np.where(n == 0, 1, n - ddof), mask  # 1: no 0/0
 
 
 def _moment_grads(nan):
@@ -165,13 +166,15 @@ def _moment_grads(nan):
 
     def grad_var(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
                  where=True, **kwargs):
-        centred, n = _centred(a, axis, ddof, kwargs, where, nan)
-        return keep_dims(dy, a, axis, keepdims) * centred * (2 / n)
+        centred, n, mask = _centred(a, axis, ddof, kwargs, where, nan)
+        g = keep_dims(dy, a, axis, keepdims) * centred * (2 / n)
+        return g if mask is True else np.where(mask, g, 0)  # 0, not 0/0, in empty groups
 
     def grad_std(dy, y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
                  where=True, **kwargs):
-        centred, n = _centred(a, axis, ddof, kwargs, where, nan)
-        return keep_dims(dy, a, axis, keepdims) * centred / (keep_dims(y, a, axis, keepdims) * n)
+        centred, n, mask = _centred(a, axis, ddof, kwargs, where, nan)
+        g = keep_dims(dy, a, axis, keepdims) * centred / (keep_dims(y, a, axis, keepdims) * n)
+        return g if mask is True else np.where(mask, g, 0)
 
     return grad_var, grad_std
 

@@ -90,7 +90,7 @@ _STEP_METHODS = ("lower", "higher", "nearest", "midpoint", "inverted_cdf",
                  "averaged_inverted_cdf", "closest_observation")
 
 
-def _order_weights(a, q, y, axis, method, scale):
+def _order_weights(a, q, y, axis, method, scale, name):
     """How the result depends on each element of ``a``: weights of shape ``q.shape + a.shape``
     (summing to one in each group), and the parts ``lo``, ``hi`` and ``n - 1`` of the result.
     """
@@ -110,7 +110,7 @@ def _order_weights(a, q, y, axis, method, scale):
         g = virtual - np.floor(virtual)
     else:
         if isinstance(q, Tensor) and method not in _STEP_METHODS:
-            raise TypeError(f"np.quantile: the gradient with respect to q is only supported "
+            raise TypeError(f"{name}: the gradient with respect to q is only supported "
                             f"for the 'linear' method and the discrete ones, not {method!r}")
         wide = (hi > lo) & np.isfinite(lo) & np.isfinite(hi)  # not an all-NaN group
         g = np.where(wide, (at - lo) / np.where(wide, hi - lo, 1), 0)
@@ -122,18 +122,23 @@ def _order_weights(a, q, y, axis, method, scale):
     return weights, share_lo.astype(dtype), share_hi.astype(dtype), n1
 
 
-def _quantile_grads(scale, median=False):
+def _quantile_grads(name, scale, median=False):
     """The rules (for ``a`` and ``q``) of a quantile function that takes ``q`` over ``scale``."""
 
     def incoming(dy, a, q, axis):
         """``dy`` laid out as ``q.shape`` followed by ``a``'s shape with the groups as 1s."""
         axes = reduced_axes(np.ndim(a), axis)
+        if name.startswith("np.nan") and np.ndim(q) > 1 and 1 < len(axes) < np.ndim(a):
+            raise ValueError(
+                f"{name}: with a q of {np.ndim(q)} dimensions and several (not all) axes, "
+                f"NumPy lays the result out in another order than quantile does; its gradient "
+                f"is not supported there (reshape a so that one axis is reduced, or loop over q)")
         kept = tuple(1 if i in axes else n for i, n in enumerate(np.shape(a)))
         return np.reshape(dy, np.shape(q) + kept)
 
     def grad_a(dy, y, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False, *, weights=None):
-        w, _, _, _ = _order_weights(a, q, y, axis, method, scale)
+        w, _, _, _ = _order_weights(a, q, y, axis, method, scale, name)
         return np.sum(incoming(dy, a, q, axis) * w, axis=tuple(range(np.ndim(q))))
 
     def grad_q(dy, y, a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -141,9 +146,9 @@ def _quantile_grads(scale, median=False):
         if method in _STEP_METHODS:
             return np.zeros_like(q, dtype=dtype_of(dy))
         if method != "linear":
-            raise TypeError(f"np.quantile: the gradient with respect to q is only supported "
+            raise TypeError(f"{name}: the gradient with respect to q is only supported "
                             f"for the 'linear' method and the discrete ones, not {method!r}")
-        _, share_lo, share_hi, n1 = _order_weights(a, raw(q), y, axis, method, scale)
+        _, share_lo, share_hi, n1 = _order_weights(a, raw(q), y, axis, method, scale, name)
         qdims = np.ndim(q)
         groups = tuple(qdims + ax for ax in reduced_axes(np.ndim(a), axis))
         known = np.where(np.isnan(a), 0, a)
@@ -176,9 +181,10 @@ def _no_overwrite(position):
 
 for _fn, _scale in ((np.quantile, 1), (np.nanquantile, 1), (np.percentile, 100),
                     (np.nanpercentile, 100)):
-    primitive(_fn, *_quantile_grads(_scale), adapter=_no_overwrite(4))
+    primitive(_fn, *_quantile_grads(f"np.{_fn.__name__}", _scale), adapter=_no_overwrite(4))
 for _fn in (np.median, np.nanmedian):
-    primitive(_fn, _quantile_grads(1, median=True), adapter=_no_overwrite(3))
+    primitive(_fn, _quantile_grads(f"np.{_fn.__name__}", 1, median=True),
+              adapter=_no_overwrite(3))
 
 # -- covariance and correlation ---------------------------------------------------------------
 
