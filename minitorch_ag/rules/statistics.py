@@ -13,6 +13,9 @@ get no gradient. With the default 'linear' method the gradient with respect to `
 ``(hi - lo) * (n - 1)`` (over 100 for percentiles); the other discrete methods are piecewise
 constant in ``q`` (zero gradient); for the other continuous methods a tracked ``q`` is refused
 with an error. ``overwrite_input=True`` is ignored (it would scramble a value the tape holds).
+NumPy's nanquantile/nanpercentile order their result differently from quantile when ``q`` has
+two or more dimensions and ``axis`` names several (not all) axes; that case is refused with an
+error rather than given a gradient in the wrong layout.
 
 Skipped here, on purpose: gradients with respect to the ``weights`` of the order statistics
 and the ``fweights``/``aweights`` of cov (a tracked one is refused with an error), and complex
@@ -203,10 +206,11 @@ def _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights):
         x = np.concatenate([x, _rows(y, rowvar, False)], axis=0)
     if ddof is None:
         ddof = 0 if bias else 1
+    xp = array_module(raw(m))
     w = None
     for extra in (fweights, aweights):
         if extra is not None:
-            extra = np.asarray(raw(extra), dtype=float)
+            extra = xp.asarray(raw(extra), dtype=float)
             w = extra if w is None else w * extra
     if w is None:
         return x - np.mean(x, axis=1, keepdims=True), None, np.shape(x)[1] - ddof
@@ -216,7 +220,7 @@ def _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights):
     elif aweights is None:
         fact = total - ddof
     else:
-        fact = total - ddof * np.sum(w * np.asarray(raw(aweights), dtype=float)) / total
+        fact = total - ddof * np.sum(w * xp.asarray(raw(aweights), dtype=float)) / total
     return x - np.sum(x * w, axis=1, keepdims=True) / total, w, fact
 
 

@@ -195,6 +195,14 @@ def test_average_weights_gradient_values():
         ag.grad(lambda v: np.average(x, weights=v, returned=True)[1])(w), np.ones(3))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_average_with_integer_list_weights(dtype):
+    x = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]], dtype=dtype)
+    g = ag.grad(lambda a: np.sum(np.average(a, axis=1, weights=[1, 1, 2])))(x)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(g, np.tile([0.25, 0.25, 0.5], (2, 1)))
+
+
 def test_cov_matches_the_explicit_formula():
     rng = np.random.default_rng(3)
     m, seed = rng.standard_normal((3, 6)), rng.standard_normal((3, 3))
