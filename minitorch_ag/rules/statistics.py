@@ -192,11 +192,17 @@ for _fn in (np.median, np.nanmedian):
 # -- covariance and correlation ---------------------------------------------------------------
 
 
+def _transposed(m, rowvar, first):
+    """Whether ``cov`` transposes ``m`` (``first``) or ``y`` to put one variable per row."""
+    if rowvar:
+        return False
+    return np.ndim(m) != 1 if first else (np.ndim(m) >= 2 and np.shape(m)[0] != 1)
+
+
 def _rows(m, rowvar, first):
     """``m`` as a 2-d array with one variable per row (``cov``'s layout of ``m`` and ``y``)."""
     x = np.reshape(m, (1, -1)) if np.ndim(m) < 2 else m
-    flip = np.ndim(m) != 1 if first else np.shape(x)[0] != 1
-    return np.transpose(x) if not rowvar and flip else x
+    return np.transpose(x) if _transposed(m, rowvar, first) else x
 
 
 def _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights):
@@ -238,9 +244,8 @@ def _cov_vjp(dc, m, y, rowvar, bias, ddof, fweights, aweights):
         rows = np.shape(_rows(raw(v), rowvar, first))[0]
         g = gx[start:start + rows]
         start += rows
-        flip = np.ndim(v) != 1 if first else np.shape(np.reshape(raw(v), (1, -1)) if np.ndim(
-            v) < 2 else raw(v))[0] != 1
-        grads.append(np.reshape(np.transpose(g) if not rowvar and flip else g, np.shape(v)))
+        flipped = _transposed(v, rowvar, first)
+        grads.append(np.reshape(np.transpose(g) if flipped else g, np.shape(v)))
     return grads
 
 

@@ -38,6 +38,11 @@ def reduction(name, fn, domain, axes=AXES, covers=None, **kwargs):
             for (axis, keepdims), specs in axes.items()]
 
 
+# NumPy's nan-quantiles loop over the groups in Python: a smaller 3-d input keeps them quick.
+SMALL_NAN_AXES = {k: [shape(3, 3, 3) if s.base == (3, 4, 5) else s for s in v]
+                  for k, v in NAN_AXES.items()}
+
+
 def _quantiles(fn, q):
     return lambda x, **kw: fn(x, q, **kw)
 
@@ -64,18 +69,18 @@ TABLE = [
          covers=np.average, grid=[[(3, 4)]]),
     # order statistics
     *reduction("median", np.median, real),
-    *reduction("nanmedian", np.nanmedian, with_nan, NAN_AXES),
+    *reduction("nanmedian", np.nanmedian, with_nan, SMALL_NAN_AXES),
     *reduction("quantile", _quantiles(np.quantile, 0.3), real, covers=np.quantile),
     *reduction("percentile-array", _quantiles(np.percentile, [[5.0, 50.0, 95.0]]), real,
                {k: v for k, v in AXES.items() if k[0] in (None, (0, 2), -1)},
                covers=np.percentile),
     *reduction("nanquantile", _quantiles(np.nanquantile, Q), with_nan,
-               {k: v for k, v in NAN_AXES.items() if k[0] in (None, 0, -1)},
+               {k: v for k, v in SMALL_NAN_AXES.items() if k[0] in (None, 0, -1)},
                covers=np.nanquantile),
     case("nanquantile-axes", lambda x: np.nanquantile(x, [0.2, 0.7], axis=(-1, 0)), with_nan,
-         covers=np.nanquantile, grid=[[(3, 4, 5)]]),
+         covers=np.nanquantile, grid=[[(3, 3, 4)]]),
     *reduction("nanpercentile", _quantiles(np.nanpercentile, 40.0), with_nan,
-               {k: v for k, v in NAN_AXES.items() if k[0] in (None, -1)},
+               {k: v for k, v in SMALL_NAN_AXES.items() if k[0] in (None, -1)},
                covers=np.nanpercentile),
     case("quantile-tracked-q", lambda x, q: np.quantile(x, q, axis=1), real,
          lambda rng, s: rng.uniform(0.05, 0.95, s), covers=np.quantile,
