@@ -17,9 +17,9 @@ where NumPy has them, and honours ``where=`` (and ``initial=``). Conventions:
   differentiable when ``np.linalg.svd`` has a rule; without one their second derivative is
   refused with an error.
 
-Skipped here, on purpose: complex inputs (no conjugation rules), the gradient with respect to
-``initial=`` and ``dx`` given as an array to trapezoid. Order statistics, average, cov,
-corrcoef and convolutions are in ``statistics.py``.
+Skipped here, on purpose: complex inputs (no conjugation rules) and the gradient with respect
+to ``initial=`` (a constant: NumPy does not dispatch on it, so it cannot be tracked).
+Order statistics, average, cov, corrcoef and convolutions are in ``statistics.py``.
 """
 
 from __future__ import annotations
@@ -375,7 +375,7 @@ def _grad_trapezoid_x(dy, out, y, x=None, dx=1.0, axis=-1):
 
 def _grad_trapezoid_dx(dy, out, y, x=None, dx=1.0, axis=-1):
     ax, d, g = _trapezoid_parts(dy, y, x, dx, axis)
-    return np.sum(g * _mids(y, ax))
+    return g * _mids(y, ax)  # the framework sums it to dx's shape (a number, or an array)
 
 
 primitive(np.trapezoid, _grad_trapezoid_y, _grad_trapezoid_x, _grad_trapezoid_dx)

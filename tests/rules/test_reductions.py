@@ -251,6 +251,8 @@ TABLE += [
                                     [transposed(3, 4), strided(3, 4)]]),
     case("trapezoid-tracked-dx", lambda y, d: np.trapezoid(y, dx=d, axis=0), real, positive,
          covers=np.trapezoid, grid=[[(4,), ()], [(3, 2), ()], [strided(4, 3), ()]]),
+    case("trapezoid-array-dx", lambda y, d: np.trapezoid(y, dx=d), real, positive,
+         covers=np.trapezoid, grid=[[(3, 4), (3,)], [(2, 3, 4), (3, 1)]]),
 ]
 
 # -- norms ------------------------------------------------------------------------------------
