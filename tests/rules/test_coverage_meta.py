@@ -30,11 +30,13 @@ from . import (
     test_selection,
     test_shape,
     test_special,
+    test_statistics,
 )
 from ._cases import entry_specs, resolve, scalarize, weights
 
 TABLE_MODULES = [test_elementwise, test_reductions, test_shape, test_indexing, test_linalg,
-                 test_products, test_joining, test_selection, test_special]
+                 test_products, test_joining, test_selection, test_special,
+                 test_statistics]
 TABLES = {module.__name__.rsplit("_", 1)[-1]: module.TABLE for module in TABLE_MODULES}
 CASES = [(area, c) for area, table in TABLES.items() for c in table]
 
