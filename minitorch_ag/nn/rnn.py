@@ -1,0 +1,500 @@
+"""Recurrent layers: ``RNN`` (tanh or relu), ``LSTM`` and ``GRU``, and their fused cells.
+
+The layers follow ``torch.nn.RNN/LSTM/GRU`` (``batch_first=True``): input ``(N, T, F)``, an
+optional initial state of shape ``(num_layers, N, H)`` (a pair ``(h0, c0)`` for the LSTM), and
+the result ``(output, state)`` with ``output`` of shape ``(N, T, H)`` (the last layer's hidden
+state at every step) and ``state`` the last step's state of every layer. Weights have PyTorch's
+names, shapes and gate order (LSTM: input, forget, cell, output; GRU: reset, update, new), with
+its two bias vectors, so that weights copy over from PyTorch one to one.
+
+Carrying the state between batches (truncated backpropagation through time)::
+
+    state = None
+    for x, y in batches:
+        loss = ag.diff(lambda: step_loss(model, x, y, state))   # keeps the new state
+        state = tuple(ag.value(s) for s in new_state)           # detach: LSTM (h, c)
+        # state = ag.value(new_state)                           # RNN and GRU
+
+(A state left over from a finished ``diff`` is a constant anyway; ``ag.value`` also lets its
+tape be freed.)
+
+Speed: each layer computes the input projections of all time steps in one matrix product; each
+step then adds one product with the recurrent weights and calls a fused cell, a primitive whose
+backward pass is written by hand (``lstm_cell``, ``gru_cell``). Both cells are differentiable
+to any order: with plain arrays their rules run a fast in-place NumPy path, and when they are
+themselves recorded (higher-order gradients) the same formulas run on Tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..api import value
+from ..primitive import primitive
+from ..tensor import Param, Tensor, raw
+from . import init as _init
+
+__all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "gru_cell", "detach"]
+
+
+# ----------------------------------------------------------------------------------------
+# Splitting a time-major array into its steps (one node; backward stacks once)
+# ----------------------------------------------------------------------------------------
+
+
+def _unstack(x: Any) -> tuple:
+    """The slices ``x[0], x[1], ...`` along the first axis."""
+    return tuple(x[t] for t in range(x.shape[0]))
+
+
+def _grad_unstack(dy, y, x):
+    parts = [np.zeros_like(raw(yt)) if d is None else d for d, yt in zip(dy, y, strict=True)]
+    return [np.stack(parts)]
+
+
+_unstack = primitive(_unstack, grad_all=_grad_unstack, name="unstack")
+
+
+def _tracked(*xs: Any) -> bool:
+    return any(isinstance(x, Tensor) for x in xs)
+
+
+def _half_sigmoid_in_place(a: np.ndarray) -> None:
+    """``a = sigmoid(2 t)`` given ``a = tanh(t)``: ``(1 + tanh(t)) / 2``, stable for any t."""
+    a *= 0.5
+    a += 0.5
+
+
+# ----------------------------------------------------------------------------------------
+# LSTM cell
+# ----------------------------------------------------------------------------------------
+
+
+def lstm_cell(gates: Any, c: Any) -> tuple:
+    """One LSTM step from the gates' pre-activations: ``(h, c_new, activations, tanh(c_new))``.
+
+    ``gates`` is ``x W_ih^T + b_ih + h W_hh^T + b_hh``, of shape ``(N, 4H)`` in PyTorch's
+    order (input, forget, cell, output); ``c`` is the cell state ``(N, H)``. The activations
+    (``sigmoid`` of the input, forget and output gates, ``tanh`` of the cell gate) and
+    ``tanh(c_new)`` are returned so that the backward pass reuses them.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn.rnn import lstm_cell
+        >>> h, c, _, _ = lstm_cell(np.zeros((1, 4)), np.ones((1, 1)))
+        >>> float(c[0, 0]), round(float(h[0, 0]), 4)
+        (0.5, 0.2311)
+    """
+    n = c.shape[-1]
+    acts = gates * 0.5
+    acts[..., 2 * n:3 * n] = gates[..., 2 * n:3 * n]
+    np.tanh(acts, out=acts)
+    _half_sigmoid_in_place(acts[..., :2 * n])
+    _half_sigmoid_in_place(acts[..., 3 * n:])
+    i, f, g, o = (acts[..., k * n:(k + 1) * n] for k in range(4))
+    c_new = f * c
+    c_new += i * g
+    tc = np.tanh(c_new)
+    return o * tc, c_new, acts, tc
+
+
+def _grad_lstm_cell(dy, y, gates, c):
+    dh, dc, dacts, dtc = dy
+    _, _, acts, tc = y
+    if _tracked(dh, dc, dacts, dtc, acts, tc, gates, c):
+        return _grad_lstm_cell_recorded(dh, dc, dacts, dtc, acts, tc, c)
+    n = c.shape[-1]
+    i, f, g, o = (acts[..., k * n:(k + 1) * n] for k in range(4))
+    # d(c_new): from dc, and through h = o * tanh(c_new) and the tanh(c_new) output
+    if dh is not None:
+        dtc_total = dh * o
+        if dtc is not None:
+            dtc_total += dtc
+    else:
+        dtc_total = None if dtc is None else dtc.copy()
+    dc_new = np.zeros_like(c) if dc is None else dc.copy()
+    if dtc_total is not None:
+        dtc_total *= 1 - tc * tc
+        dc_new += dtc_total
+    # d(activations), then through sigmoid (s (1 - s)) and tanh (1 - t^2)
+    da = np.empty_like(acts)
+    np.multiply(dc_new, g, out=da[..., :n])
+    np.multiply(dc_new, c, out=da[..., n:2 * n])
+    np.multiply(dc_new, i, out=da[..., 2 * n:3 * n])
+    if dh is None:
+        da[..., 3 * n:] = 0
+    else:
+        np.multiply(dh, tc, out=da[..., 3 * n:])
+    if dacts is not None:
+        da += dacts
+    slope = 1 - acts
+    slope *= acts
+    np.multiply(g, g, out=slope[..., 2 * n:3 * n])
+    np.subtract(1, slope[..., 2 * n:3 * n], out=slope[..., 2 * n:3 * n])
+    da *= slope
+    return [da, dc_new * f]
+
+
+def _grad_lstm_cell_recorded(dh, dc, dacts, dtc, acts, tc, c):
+    """The same rule with differentiable operations only (it is being recorded)."""
+    n = np.shape(c)[-1]
+    i, f, g, o = (acts[..., k * n:(k + 1) * n] for k in range(4))
+    zero = np.zeros_like(raw(c))
+    dh = zero if dh is None else dh
+    dtc_total = dh * o + (zero if dtc is None else dtc)
+    dc_new = (zero if dc is None else dc) + dtc_total * (1 - tc * tc)
+    da = np.concatenate([dc_new * g, dc_new * c, dc_new * i, dh * tc], axis=-1)
+    if dacts is not None:
+        da = da + dacts
+    slope = np.concatenate([acts[..., :2 * n] * (1 - acts[..., :2 * n]), 1 - g * g,
+                            o * (1 - o)], axis=-1)
+    return [da * slope, dc_new * f]
+
+
+lstm_cell = primitive(lstm_cell, grad_all=_grad_lstm_cell, name="lstm_cell")
+
+
+# ----------------------------------------------------------------------------------------
+# GRU cell
+# ----------------------------------------------------------------------------------------
+
+
+def gru_cell(xg: Any, hg: Any, h: Any) -> tuple:
+    """One GRU step: ``(h_new, [r, z], n)`` from the input and hidden projections.
+
+    ``xg = x W_ih^T + b_ih`` and ``hg = h W_hh^T + b_hh`` are of shape ``(N, 3H)`` in
+    PyTorch's order (reset, update, new); ``h`` is the hidden state ``(N, H)``. As in PyTorch,
+    ``n = tanh(xg_n + r * hg_n)`` and ``h_new = (1 - z) n + z h``. The gates are returned so
+    that the backward pass reuses them.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn.rnn import gru_cell
+        >>> h_new, rz, n = gru_cell(np.zeros((1, 3)), np.zeros((1, 3)), np.ones((1, 1)))
+        >>> float(h_new[0, 0]), rz.tolist()
+        (0.5, [[0.5, 0.5]])
+    """
+    m = h.shape[-1]
+    rz = xg[..., :2 * m] + hg[..., :2 * m]
+    rz *= 0.5
+    np.tanh(rz, out=rz)
+    _half_sigmoid_in_place(rz)
+    n = rz[..., :m] * hg[..., 2 * m:]
+    n += xg[..., 2 * m:]
+    np.tanh(n, out=n)
+    h_new = h - n
+    h_new *= rz[..., m:]
+    h_new += n
+    return h_new, rz, n
+
+
+def _grad_gru_cell(dy, y, xg, hg, h):
+    dh, drz, dn_out = dy
+    _, rz, n = y
+    if _tracked(dh, drz, dn_out, rz, n, hg, h):
+        return _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg, h)
+    m = h.shape[-1]
+    r, z = rz[..., :m], rz[..., m:]
+    dn = np.zeros_like(n) if dh is None else dh * (1 - z)
+    if dn_out is not None:
+        dn += dn_out
+    dn *= 1 - n * n  # through tanh: now the gradient of n's pre-activation
+    drz_pre = np.zeros_like(rz) if drz is None else drz.copy()
+    drz_pre[..., :m] += dn * hg[..., 2 * m:]
+    if dh is not None:
+        drz_pre[..., m:] += dh * (h - n)
+    drz_pre *= rz * (1 - rz)
+    dxg = np.concatenate([drz_pre, dn], axis=-1)
+    dhg = dxg.copy()
+    dhg[..., 2 * m:] *= r
+    return [dxg, dhg, None if dh is None else dh * z]
+
+
+def _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg, h):
+    """The same rule with differentiable operations only (it is being recorded)."""
+    m = np.shape(h)[-1]
+    r, z = rz[..., :m], rz[..., m:]
+    zero = np.zeros_like(raw(h))
+    dh = zero if dh is None else dh
+    dn = dh * (1 - z) + (zero if dn_out is None else dn_out)
+    dn = dn * (1 - n * n)
+    drz_pre = np.concatenate([dn * hg[..., 2 * m:], dh * (h - n)], axis=-1)
+    if drz is not None:
+        drz_pre = drz_pre + drz
+    drz_pre = drz_pre * (rz * (1 - rz))
+    return [np.concatenate([drz_pre, dn], axis=-1),
+            np.concatenate([drz_pre, dn * r], axis=-1), dh * z]
+
+
+gru_cell = primitive(gru_cell, grad_all=_grad_gru_cell, name="gru_cell")
+
+
+# ----------------------------------------------------------------------------------------
+# The layers
+# ----------------------------------------------------------------------------------------
+
+
+class _Recurrent:
+    """What RNN, LSTM and GRU share: weights, checks, the input projection, the layer loop."""
+
+    _gates = 1
+    _name = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, rng: Any = None, dtype: Any = np.float32) -> None:
+        if input_size < 1 or hidden_size < 1 or num_layers < 1:
+            raise ValueError(
+                f"{self._name}: input_size, hidden_size and num_layers must be positive; got "
+                f"{input_size}, {hidden_size}, {num_layers}"
+            )
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bool(bias)
+        gen = _init.as_generator(rng)
+        k = 1.0 / math.sqrt(hidden_size)  # PyTorch's default: all weights uniform on ±k
+        rows = self._gates * hidden_size
+        for layer in range(num_layers):
+            fan = input_size if layer == 0 else hidden_size
+            shapes = [("weight_ih", (rows, fan)), ("weight_hh", (rows, hidden_size))]
+            if bias:
+                shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
+            for name, shape in shapes:
+                w = _init.uniform(shape, -k, k, rng=gen, dtype=dtype)
+                setattr(self, f"{name}_l{layer}", Param(w))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
+                f"num_layers={self.num_layers})")
+
+    def _weights(self, layer: int) -> tuple[Any, Any, Any, Any]:
+        get = self.__dict__.get
+        return (get(f"weight_ih_l{layer}"), get(f"weight_hh_l{layer}"),
+                get(f"bias_ih_l{layer}"), get(f"bias_hh_l{layer}"))
+
+    def _check_input(self, x: Any) -> tuple[int, int]:
+        shape = np.shape(raw(x))
+        if len(shape) != 3 or shape[2] != self.input_size:
+            raise ValueError(
+                f"{self._name}: the input must have shape (batch, time, {self.input_size}) "
+                f"(batch first); got {shape}"
+            )
+        if shape[1] == 0:
+            raise ValueError(f"{self._name}: the input has no time steps (shape {shape})")
+        return shape[0], shape[1]
+
+    def _check_state(self, h: Any, n: int, what: str) -> Any:
+        want = (self.num_layers, n, self.hidden_size)
+        if np.shape(raw(h)) != want:
+            raise ValueError(
+                f"{self._name}: the initial {what} must have shape (num_layers, batch, "
+                f"hidden_size) = {want}; got {np.shape(raw(h))}"
+            )
+        return h
+
+    def _zeros(self, n: int, like: Any) -> Any:
+        v = raw(like)
+        return np.zeros_like(v, shape=(n, self.hidden_size))
+
+    def _steps(self, x_tm: Any, layer: int, bias_sum: bool) -> tuple:
+        """Input projections of every step of time-major ``x_tm`` (T, N, F): one product."""
+        w_ih, _, b_ih, b_hh = self._weights(layer)
+        t, n, f = np.shape(raw(x_tm))
+        proj = np.reshape(x_tm, (t * n, f)) @ w_ih.T
+        if b_ih is not None:
+            proj = proj + (b_ih + b_hh if bias_sum else b_ih)
+        return _unstack(np.reshape(proj, (t, n, -1)))
+
+    def _layers(self, x: Any, states: list[Any]) -> tuple[Any, list[Any]]:
+        """Run every layer; ``states[l]`` is layer ``l``'s initial state, replaced by its last."""
+        n, _ = self._check_input(x)
+        seq = np.swapaxes(x, 0, 1)  # time-major inside
+        for layer in range(self.num_layers):
+            hs, states[layer] = self._run_layer(seq, layer, states[layer])
+            last = layer == self.num_layers - 1
+            seq = np.stack(hs, axis=1 if last else 0)
+        return seq, states
+
+
+class RNN(_Recurrent):
+    """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act tanh or relu.
+
+    Args:
+        input_size: features of each input step ``F``.
+        hidden_size: features of the hidden state ``H``.
+        num_layers: stacked layers (each feeds the next).
+        nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+        bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dtype: of the weights (float32 by default).
+
+    Calling ``rnn(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``:
+    ``output`` ``(N, T, H)``, ``h_n`` ``(num_layers, N, H)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn import RNN
+        >>> out, h = RNN(3, 5, num_layers=2, rng=0)(np.ones((2, 4, 3), np.float32))
+        >>> out.shape, h.shape
+        ((2, 4, 5), (2, 2, 5))
+    """
+
+    _name = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 nonlinearity: str = "tanh", bias: bool = True, rng: Any = None,
+                 dtype: Any = np.float32) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, rng=rng, dtype=dtype)
+
+    def __call__(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
+        n, _ = self._check_input(x)
+        if h0 is None:
+            states = [None] * self.num_layers
+        else:
+            h0 = self._check_state(h0, n, "state h0")
+            states = [h0[k] for k in range(self.num_layers)]
+        out, states = self._layers(x, states)
+        return out, np.stack(states)
+
+    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[list[Any], Any]:
+        w_hh = self._weights(layer)[1]
+        w_hh_t = w_hh.T
+        relu = self.nonlinearity == "relu"
+        hs = []
+        for xw in self._steps(seq, layer, bias_sum=True):
+            pre = xw if h is None else xw + h @ w_hh_t
+            h = np.maximum(pre, 0) if relu else np.tanh(pre)
+            hs.append(h)
+        return hs, h
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997), as ``torch.nn.LSTM``.
+
+    ``i, f, g, o = split(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``;
+    ``c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g)``; ``h_t = sigmoid(o) tanh(c_t)``.
+
+    Args:
+        input_size: features of each input step ``F``.
+        hidden_size: features of the hidden and cell states ``H``.
+        num_layers: stacked layers (each feeds the next).
+        bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dtype: of the weights (float32 by default).
+
+    Calling ``lstm(x, state=None)`` with ``x`` of shape ``(N, T, F)`` and ``state`` an optional
+    pair ``(h0, c0)`` of shape ``(num_layers, N, H)`` returns ``(output, (h_n, c_n))``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn import LSTM
+        >>> lstm = LSTM(3, 5, rng=0)
+        >>> out, (h, c) = lstm(np.ones((2, 4, 3), np.float32))
+        >>> out.shape, h.shape, c.shape
+        ((2, 4, 5), (1, 2, 5), (1, 2, 5))
+    """
+
+    _gates = 4
+    _name = "LSTM"
+
+    def __call__(self, x: Any, state: Any = None) -> tuple[Any, tuple[Any, Any]]:
+        n, _ = self._check_input(x)
+        if state is None:
+            states = [None] * self.num_layers
+        else:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise TypeError(f"LSTM: the initial state must be a pair (h0, c0); got "
+                                f"{type(state).__name__}")
+            h0 = self._check_state(state[0], n, "hidden state h0")
+            c0 = self._check_state(state[1], n, "cell state c0")
+            states = [(h0[k], c0[k]) for k in range(self.num_layers)]
+        out, states = self._layers(x, states)
+        return out, (np.stack([s[0] for s in states]), np.stack([s[1] for s in states]))
+
+    def _run_layer(self, seq: Any, layer: int, state: Any) -> tuple[list[Any], Any]:
+        w_hh_t = self._weights(layer)[1].T
+        steps = self._steps(seq, layer, bias_sum=True)
+        if state is None:
+            h, c = None, self._zeros(np.shape(raw(steps[0]))[0], steps[0])
+        else:
+            h, c = state
+        hs = []
+        for xw in steps:
+            gates = xw if h is None else xw + h @ w_hh_t
+            h, c, _, _ = lstm_cell(gates, c)
+            hs.append(h)
+        return hs, (h, c)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al., 2014), as ``torch.nn.GRU``.
+
+    ``r, z = sigmoid(x_t W_i{r,z}^T + b_i{r,z} + h W_h{r,z}^T + b_h{r,z})``;
+    ``n = tanh(x_t W_in^T + b_in + r (h W_hn^T + b_hn))``; ``h_t = (1 - z) n + z h_{t-1}``.
+
+    Args:
+        input_size: features of each input step ``F``.
+        hidden_size: features of the hidden state ``H``.
+        num_layers: stacked layers (each feeds the next).
+        bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dtype: of the weights (float32 by default).
+
+    Calling ``gru(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn import GRU
+        >>> out, h = GRU(3, 5, rng=0)(np.ones((2, 4, 3), np.float32))
+        >>> out.shape, h.shape
+        ((2, 4, 5), (1, 2, 5))
+    """
+
+    _gates = 3
+    _name = "GRU"
+
+    def __call__(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
+        n, _ = self._check_input(x)
+        if h0 is None:
+            states = [None] * self.num_layers
+        else:
+            h0 = self._check_state(h0, n, "state h0")
+            states = [h0[k] for k in range(self.num_layers)]
+        out, states = self._layers(x, states)
+        return out, np.stack(states)
+
+    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[list[Any], Any]:
+        _, w_hh, _, b_hh = self._weights(layer)
+        w_hh_t = w_hh.T
+        steps = self._steps(seq, layer, bias_sum=False)
+        if h is None:
+            h = self._zeros(np.shape(raw(steps[0]))[0], steps[0])
+        hs = []
+        for xg in steps:
+            hg = h @ w_hh_t
+            if b_hh is not None:
+                hg = hg + b_hh
+            h, _, _ = gru_cell(xg, hg, h)
+            hs.append(h)
+        return hs, h
+
+
+def detach(state: Any) -> Any:
+    """``state`` (an array, a Tensor, or a tuple of them) with every Tensor replaced by its value.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag import Param
+        >>> from minitorch_ag.nn.rnn import detach
+        >>> detach((Param(np.zeros(1)), np.ones(1)))
+        (array([0.]), array([1.]))
+    """
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach(s) for s in state)
+    return value(state)
