@@ -380,8 +380,7 @@ def _class_rows(x: Any, labels: Any, ignore_index: int, fn: str) -> tuple[Any, A
                          f"got scores {xs} and labels {ls}")
     c = xs[1]
     if len(xs) > 2:
-        x = np.moveaxis(x, 1, -1)
-    x = np.reshape(x, (-1, c))
+        x = np.reshape(np.moveaxis(x, 1, -1), (-1, c))
     flat = labels.reshape(-1)
     bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
     if bad.any():
@@ -518,8 +517,9 @@ def bce(p: Any, y: Any, reduction: str = "mean") -> Any:
     """
     _same_shape("bce", p, y, ("p", "y"))
     _float(p, "bce", "p")
-    logp = np.maximum(np.log(p), -100)
-    log1mp = np.maximum(np.log(1 - p), -100)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+        logp = np.maximum(np.log(p), -100)
+        log1mp = np.maximum(np.log(1 - p), -100)
     return _reduce(-(y * logp + (1 - y) * log1mp), reduction, "bce")
 
 
