@@ -37,7 +37,7 @@ from ..primitive import primitive
 from ..tensor import Param, Tensor, raw
 from . import init as _init
 
-__all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "gru_cell", "detach"]
+__all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "lstm_layer", "gru_cell", "detach"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -155,6 +155,122 @@ def _grad_lstm_cell_recorded(dh, dc, dacts, dtc, acts, tc, c):
 
 
 lstm_cell = primitive(lstm_cell, grad_all=_grad_lstm_cell, name="lstm_cell")
+
+
+# ----------------------------------------------------------------------------------------
+# A whole LSTM layer: the recurrence over every time step as one primitive
+# ----------------------------------------------------------------------------------------
+
+
+def lstm_layer(xw: Any, w_hh: Any, h0: Any, c0: Any) -> tuple:
+    """The LSTM recurrence over all steps: ``(hs, cs, activations, tanh(cs))``, time-major.
+
+    ``xw`` holds the input projections of every step, ``x_t W_ih^T + b_ih + b_hh``, of shape
+    ``(T, N, 4H)``; ``w_hh`` is ``(4H, H)``; ``h0`` and ``c0`` are ``(N, H)``. Returns the
+    hidden and cell states of every step ``(T, N, H)``, the gates' activations ``(T, N, 4H)``
+    and ``tanh`` of the cell states, computed in place step by step (the same numbers as
+    ``lstm_cell`` step by step). Its backward pass runs the steps in reverse and computes the
+    gradient of ``w_hh`` in one matrix product over all steps.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn.rnn import lstm_layer
+        >>> hs, cs, _, _ = lstm_layer(np.zeros((3, 1, 4)), np.zeros((4, 1)), np.zeros((1, 1)),
+        ...                           np.ones((1, 1)))
+        >>> cs[:, 0, 0].tolist()
+        [0.5, 0.25, 0.125]
+    """
+    steps, _, four = xw.shape
+    n = four // 4
+    acts = np.empty_like(xw, dtype=np.result_type(xw, w_hh))
+    hs = np.empty_like(acts, shape=(steps, acts.shape[1], n))
+    cs, tcs = np.empty_like(hs), np.empty_like(hs)
+    w_t = w_hh.T
+    h, c = h0, c0
+    for t in range(steps):
+        a = acts[t]
+        np.matmul(h, w_t, out=a)
+        a += xw[t]
+        a[:, :2 * n] *= 0.5
+        a[:, 3 * n:] *= 0.5
+        np.tanh(a, out=a)
+        _half_sigmoid_in_place(a[:, :2 * n])
+        _half_sigmoid_in_place(a[:, 3 * n:])
+        c_new, tc, h = cs[t], tcs[t], hs[t]
+        np.multiply(a[:, n:2 * n], c, out=c_new)
+        c_new += a[:, :n] * a[:, 2 * n:3 * n]
+        np.tanh(c_new, out=tc)
+        np.multiply(a[:, 3 * n:], tc, out=h)
+        c = c_new
+    return hs, cs, acts, tcs
+
+
+def _grad_lstm_layer(dy, y, xw, w_hh, h0, c0):
+    dhs, dcs, dacts, dtcs = dy
+    hs, cs, acts, tcs = y
+    if _tracked(dhs, dcs, dacts, dtcs, hs, cs, acts, tcs, w_hh, h0, c0):
+        return _grad_lstm_layer_recorded(dy, y, w_hh, h0, c0)
+    steps, batch, four = acts.shape
+    n = four // 4
+    dgates = np.empty_like(acts)
+    dh = np.zeros_like(acts, shape=(batch, n))
+    dc = np.zeros_like(dh)
+    for t in range(steps - 1, -1, -1):
+        a, tc = acts[t], tcs[t]
+        i, f, g, o = (a[:, k * n:(k + 1) * n] for k in range(4))
+        c_prev = cs[t - 1] if t else c0
+        if dhs is not None:
+            dh += dhs[t]
+        if dcs is not None:
+            dc += dcs[t]
+        dtc = dh * o  # through h = o tanh(c), then tanh
+        if dtcs is not None:
+            dtc += dtcs[t]
+        dtc *= 1 - tc * tc
+        dc += dtc
+        d = dgates[t]
+        np.multiply(dc, g, out=d[:, :n])
+        np.multiply(dc, c_prev, out=d[:, n:2 * n])
+        np.multiply(dc, i, out=d[:, 2 * n:3 * n])
+        np.multiply(dh, tc, out=d[:, 3 * n:])
+        if dacts is not None:
+            d += dacts[t]
+        slope = 1 - a
+        slope *= a
+        np.multiply(g, g, out=slope[:, 2 * n:3 * n])
+        np.subtract(1, slope[:, 2 * n:3 * n], out=slope[:, 2 * n:3 * n])
+        d *= slope
+        dc *= f
+        np.matmul(d, w_hh, out=dh)
+    h_prev = np.concatenate([np.reshape(h0, (1, batch, n)), hs[:-1]])
+    dw = np.reshape(dgates, (-1, four)).T @ np.reshape(h_prev, (-1, n))
+    return [dgates, dw, dh, dc]
+
+
+def _grad_lstm_layer_recorded(dy, y, w_hh, h0, c0):
+    """The same rule with differentiable operations only (it is being recorded)."""
+    dhs, dcs, dacts, dtcs = dy
+    hs, cs, acts, tcs = y
+    steps, batch, four = np.shape(acts)
+    n = four // 4
+    zero = np.zeros_like(raw(h0))
+    dh_next, dc_next = zero, zero
+    dgates = []
+    for t in range(steps - 1, -1, -1):
+        dh = dh_next if dhs is None else dh_next + dhs[t]
+        dc = dc_next if dcs is None else dc_next + dcs[t]
+        d, dc_next = _grad_lstm_cell_recorded(
+            dh, dc, None if dacts is None else dacts[t], None if dtcs is None else dtcs[t],
+            acts[t], tcs[t], cs[t - 1] if t else c0)
+        dgates.append(d)
+        dh_next = d @ w_hh
+    dgates = np.stack(dgates[::-1])
+    h_prev = np.concatenate([np.reshape(h0, (1, batch, n)), hs[:-1]])
+    dw = np.reshape(dgates, (-1, four)).T @ np.reshape(h_prev, (-1, n))
+    return [dgates, dw, dh_next, dc_next]
+
+
+lstm_layer = primitive(lstm_layer, grad_all=_grad_lstm_layer, name="lstm_layer")
 
 
 # ----------------------------------------------------------------------------------------
@@ -299,24 +415,27 @@ class _Recurrent:
         v = raw(like)
         return np.zeros_like(v, shape=(n, self.hidden_size))
 
-    def _steps(self, x_tm: Any, layer: int, bias_sum: bool) -> tuple:
-        """Input projections of every step of time-major ``x_tm`` (T, N, F): one product."""
+    def _projections(self, x_tm: Any, layer: int, bias_sum: bool) -> Any:
+        """Input projections of every step of time-major ``x_tm`` (T, N, F), in one product:
+        ``(T, N, gates * H)``, with ``b_ih`` (and ``b_hh`` when ``bias_sum``) added."""
         w_ih, _, b_ih, b_hh = self._weights(layer)
         t, n, f = np.shape(raw(x_tm))
         proj = np.reshape(x_tm, (t * n, f)) @ w_ih.T
         if b_ih is not None:
             proj = proj + (b_ih + b_hh if bias_sum else b_ih)
-        return _unstack(np.reshape(proj, (t, n, -1)))
+        return np.reshape(proj, (t, n, -1))
 
     def _layers(self, x: Any, states: list[Any]) -> tuple[Any, list[Any]]:
-        """Run every layer; ``states[l]`` is layer ``l``'s initial state, replaced by its last."""
-        n, _ = self._check_input(x)
-        seq = np.swapaxes(x, 0, 1)  # time-major inside
+        """Run every layer; ``states[l]`` is layer ``l``'s initial state, replaced by its last.
+
+        Layers run time-major, ``(T, N, F)``: each step's rows are then contiguous, and one
+        layer's output is the next one's input without a copy.
+        """
+        self._check_input(x)
+        seq = np.swapaxes(x, 0, 1)
         for layer in range(self.num_layers):
-            hs, states[layer] = self._run_layer(seq, layer, states[layer])
-            last = layer == self.num_layers - 1
-            seq = np.stack(hs, axis=1 if last else 0)
-        return seq, states
+            seq, states[layer] = self._run_layer(seq, layer, states[layer])
+        return np.swapaxes(seq, 0, 1), states
 
 
 class RNN(_Recurrent):
@@ -362,16 +481,15 @@ class RNN(_Recurrent):
         out, states = self._layers(x, states)
         return out, np.stack(states)
 
-    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[list[Any], Any]:
-        w_hh = self._weights(layer)[1]
-        w_hh_t = w_hh.T
+    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
+        w_hh_t = self._weights(layer)[1].T
         relu = self.nonlinearity == "relu"
         hs = []
-        for xw in self._steps(seq, layer, bias_sum=True):
+        for xw in _unstack(self._projections(seq, layer, bias_sum=True)):
             pre = xw if h is None else xw + h @ w_hh_t
             h = np.maximum(pre, 0) if relu else np.tanh(pre)
             hs.append(h)
-        return hs, h
+        return np.stack(hs), h
 
 
 class LSTM(_Recurrent):
@@ -417,19 +535,15 @@ class LSTM(_Recurrent):
         out, states = self._layers(x, states)
         return out, (np.stack([s[0] for s in states]), np.stack([s[1] for s in states]))
 
-    def _run_layer(self, seq: Any, layer: int, state: Any) -> tuple[list[Any], Any]:
-        w_hh_t = self._weights(layer)[1].T
-        steps = self._steps(seq, layer, bias_sum=True)
+    def _run_layer(self, seq: Any, layer: int, state: Any) -> tuple[Any, Any]:
+        w_hh = self._weights(layer)[1]
+        xw = self._projections(seq, layer, bias_sum=True)
         if state is None:
-            h, c = None, self._zeros(np.shape(raw(steps[0]))[0], steps[0])
+            h = c = np.zeros_like(raw(xw), shape=(np.shape(raw(xw))[1], self.hidden_size))
         else:
             h, c = state
-        hs = []
-        for xw in steps:
-            gates = xw if h is None else xw + h @ w_hh_t
-            h, c, _, _ = lstm_cell(gates, c)
-            hs.append(h)
-        return hs, (h, c)
+        hs, cs, _, _ = lstm_layer(xw, w_hh, h, c)
+        return hs, (hs[-1], cs[-1])
 
 
 class GRU(_Recurrent):
@@ -469,10 +583,10 @@ class GRU(_Recurrent):
         out, states = self._layers(x, states)
         return out, np.stack(states)
 
-    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[list[Any], Any]:
+    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
         _, w_hh, _, b_hh = self._weights(layer)
         w_hh_t = w_hh.T
-        steps = self._steps(seq, layer, bias_sum=False)
+        steps = _unstack(self._projections(seq, layer, bias_sum=False))
         if h is None:
             h = self._zeros(np.shape(raw(steps[0]))[0], steps[0])
         hs = []
@@ -482,7 +596,7 @@ class GRU(_Recurrent):
                 hg = hg + b_hh
             h, _, _ = gru_cell(xg, hg, h)
             hs.append(h)
-        return hs, h
+        return np.stack(hs), h
 
 
 def detach(state: Any) -> Any:
