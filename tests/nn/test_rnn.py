@@ -4,11 +4,17 @@ dtypes and errors."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import minitorch_ag as ag
 from minitorch_ag.nn import GRU, LSTM, RNN, detach, gru_cell, lstm_cell
+from minitorch_ag.nn.rnn import lstm_layer
 
 from ._layer_check import gradcheck_layer, weight_names
 
@@ -69,6 +75,42 @@ def test_gru_cell_gradient_through_gates_only():
     h = rng.standard_normal((2, 2))
     assert ag.gradcheck(lambda a, b, c: np.sum(gru_cell(a, b, c)[1] ** 2), xg, hg, h)
     assert ag.gradcheck(lambda a, b, c: np.sum(gru_cell(a, b, c)[2] ** 2), xg, hg, h)
+
+
+def _layer_inputs(rng, steps=3, batch=2, hidden=2):
+    return (rng.standard_normal((steps, batch, 4 * hidden)),
+            rng.standard_normal((4 * hidden, hidden)),
+            rng.standard_normal((batch, hidden)), rng.standard_normal((batch, hidden)))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_lstm_layer_gradients_of_every_output(order):
+    """The fused recurrence, with gradients reaching every output it returns."""
+    rng = np.random.default_rng(11)
+    args = _layer_inputs(rng)
+    ws = [rng.standard_normal(s) for s in ((3, 2, 2), (3, 2, 2), (3, 2, 8), (3, 2, 2))]
+
+    def f(*args):
+        return sum(np.sum(out * w) for out, w in zip(lstm_layer(*args), ws, strict=True))
+
+    assert ag.gradcheck(f, *args, order=order)
+
+
+def test_lstm_layer_gradient_of_last_state_only():
+    rng = np.random.default_rng(12)
+    assert ag.gradcheck(lambda *a: np.sum(np.sin(lstm_layer(*a)[1][-1])), *_layer_inputs(rng))
+
+
+def test_lstm_layer_is_lstm_cell_step_by_step():
+    rng = np.random.default_rng(13)
+    xw, w_hh, h, c = _layer_inputs(rng, steps=4, batch=3, hidden=5)
+    hs, cs, acts, tcs = lstm_layer(xw, w_hh, h, c)
+    for t in range(4):
+        h, c, a, tc = lstm_cell(xw[t] + h @ w_hh.T, c)
+        np.testing.assert_allclose(hs[t], h, rtol=1e-13)
+        np.testing.assert_allclose(cs[t], c, rtol=1e-13)
+        np.testing.assert_allclose(acts[t], a, rtol=1e-13)
+        np.testing.assert_allclose(tcs[t], tc, rtol=1e-13)
 
 
 # -- layers: finite differences ---------------------------------------------------------------
@@ -260,3 +302,16 @@ def test_bad_input_shapes():
         RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="positive"):
         GRU(0, 4)
+
+
+def test_benchmark_script_runs():
+    """benchmarks/rnn.py at tiny sizes (a smoke test; nothing is asserted about timings)."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "rnn.py"), "--quick", "--repeats", "1",
+         "--warmup", "0"],
+        capture_output=True, text=True, timeout=300, cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "minitorch_ag nn.LSTM" in out.stdout
