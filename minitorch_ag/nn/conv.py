@@ -104,42 +104,70 @@ def _crop(xp: Any, pads: Pads, shape: tuple) -> Any:
     return xp[:, :, pads[0]:pads[0] + shape[2], pads[2]:pads[2] + shape[3]]
 
 
-def _windows(xp: Any, k: Pair, out: Pair, stride: Pair, dilation: Pair) -> Any:
-    """The view ``(N, C, KH, KW, OH, OW)`` of padded ``xp``: element ``[n, c, i, j, p, q]`` is
-    ``xp[n, c, p * stride + i * dilation, q * stride + j * dilation]``."""
-    n, c = xp.shape[:2]
-    sn, sc, sh, sw = xp.strides
-    shape = (n, c, k[0], k[1], out[0], out[1])
-    strides = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
-    return array_module(xp).lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
-
-
 def _offset(i: int, j: int, out: Pair, stride: Pair, dilation: Pair) -> tuple:
-    """The slice of a padded image that kernel offset ``(i, j)`` sees, for every output."""
+    """The slice of a padded NCHW image that kernel offset ``(i, j)`` sees, for every output."""
     r0, c0 = i * dilation[0], j * dilation[1]
     return (slice(None), slice(None), slice(r0, r0 + stride[0] * (out[0] - 1) + 1, stride[0]),
             slice(c0, c0 + stride[1] * (out[1] - 1) + 1, stride[1]))
 
 
+# The convolutions work in a batch-last layout, (C, H, W, N): there each kernel offset of the
+# whole batch is one block of contiguous runs of N values, so im2col and col2im copy long runs,
+# and each product is ONE large matrix product (per group) over all pixels of the batch.
+
+
+def _batch_last(x: Any, pads: Pads) -> Any:
+    """``x`` (N, C, H, W) as a contiguous (C, H + top + bottom, W + left + right, N) array."""
+    n, c, h, w = x.shape
+    t, b, l, r = pads
+    xpm = array_module(x)
+    if not any(pads):
+        return xpm.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    out = xpm.zeros((c, h + t + b, w + l + r, n), dtype=x.dtype)
+    out[:, t:t + h, l:l + w, :] = x.transpose(1, 2, 3, 0)
+    return out
+
+
 def _im2col(x: Any, k: Pair, out: Pair, stride: Pair, pads: Pads, dilation: Pair,
             groups: int) -> Any:
-    """Columns ``(N, G, C/G * KH * KW, OH * OW)`` of ``x`` (one copy of the windows)."""
-    n, c = x.shape[:2]
-    win = _windows(_pad(x, pads), k, out, stride, dilation)
-    return win.reshape(n, groups, (c // groups) * k[0] * k[1], out[0] * out[1])
+    """Columns ``(G, C/G * KH * KW, OH * OW * N)`` of ``x``: row ``(c, i, j)``, column
+    ``(p, q, n)`` holds ``x[n, c, p * stride + i * dilation, q * stride + j * dilation]`` of
+    the padded input. One copy, through an ``as_strided`` view of the windows."""
+    xt = _batch_last(x, pads)
+    c, _, _, n = xt.shape
+    sc, sh, sw, sn = xt.strides
+    view = array_module(xt).lib.stride_tricks.as_strided(
+        xt, (c, k[0], k[1], out[0], out[1], n),
+        (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn),
+        writeable=False)
+    return view.reshape(groups, (c // groups) * k[0] * k[1], out[0] * out[1] * n)
 
 
 def _col2im(cols: Any, shape: tuple, k: Pair, out: Pair, stride: Pair, pads: Pads,
             dilation: Pair) -> Any:
-    """The adjoint of im2col: ``cols`` ``(N, C, KH, KW, OH, OW)`` added into an image of
-    ``shape``; one vectorised addition per kernel offset."""
+    """The adjoint of im2col: ``cols`` ``(G, C/G * KH * KW, OH * OW * N)`` added into an
+    image of ``shape`` (N, C, H, W); one vectorised addition per kernel offset."""
     n, c, h, w = shape
-    xp = array_module(cols).zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]),
-                                  dtype=cols.dtype)
+    t, b, l, r = pads
+    cols = cols.reshape(c, k[0], k[1], out[0], out[1], n)
+    acc = array_module(cols).zeros((c, h + t + b, w + l + r, n), dtype=cols.dtype)
     for i in range(k[0]):
         for j in range(k[1]):
-            xp[_offset(i, j, out, stride, dilation)] += cols[:, :, i, j]
-    return _crop(xp, pads, shape)
+            acc[_offset(i, j, out, stride, dilation)[1:] + (slice(None),)] += cols[:, i, j]
+    return array_module(acc).ascontiguousarray(
+        acc[:, t:t + h, l:l + w, :].transpose(3, 0, 1, 2))
+
+
+def _rows(dy: Any, groups: int) -> Any:
+    """``dy`` (N, O, OH, OW) as ``(G, O/G, OH * OW * N)`` (the layout of ``_im2col``)."""
+    n, o, oh, ow = dy.shape
+    return dy.transpose(1, 2, 3, 0).reshape(groups, o // groups, oh * ow * n)
+
+
+def _unrows(y: Any, n: int, out: Pair) -> Any:
+    """``(G, O/G, OH * OW * N)`` back to a contiguous (N, O, OH, OW) array."""
+    y = y.reshape(-1, out[0], out[1], n).transpose(3, 0, 1, 2)
+    return array_module(y).ascontiguousarray(y)
 
 
 # ----------------------------------------------------------------------------------------
@@ -154,29 +182,27 @@ def _conv(x, w, stride, pads, dilation, groups):
     out = (_out_size(h, pads[0] + pads[1], kh, stride[0], dilation[0]),
            _out_size(wd, pads[2] + pads[3], kw, stride[1], dilation[1]))
     cols = _im2col(x, (kh, kw), out, stride, pads, dilation, groups)
-    y = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, G, O/G, OH*OW)
-    return y.reshape(n, o, out[0], out[1])
+    y = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (G, O/G, P * N)
+    return _unrows(y, n, out)
 
 
 def _conv_input(dy, w, x_shape, stride, pads, dilation, groups):
     """The gradient of ``_conv`` with respect to its input: the transposed convolution of
     ``dy`` (N, O, OH, OW) with ``w``, an image of ``x_shape``."""
-    n, o, oh, ow = dy.shape
+    _, o, oh, ow = dy.shape
     _, cg, kh, kw = w.shape
     wt = np.swapaxes(w.reshape(groups, o // groups, cg * kh * kw), 1, 2)  # (G, C/G*KK, O/G)
-    cols = np.matmul(wt, dy.reshape(n, groups, o // groups, oh * ow))  # (N, G, C/G*KK, P)
-    cols = cols.reshape(n, groups * cg, kh, kw, oh, ow)
+    cols = np.matmul(wt, _rows(dy, groups))  # (G, C/G * KK, P * N)
     return _col2im(cols, tuple(x_shape), (kh, kw), (oh, ow), stride, pads, dilation)
 
 
 def _conv_weight(x, dy, w_shape, stride, pads, dilation, groups):
     """The gradient of ``_conv`` with respect to its weights: the correlation of ``x`` with
     ``dy``, an array of ``w_shape``."""
-    n, o, oh, ow = dy.shape
-    _, cg, kh, kw = w_shape
-    cols = _im2col(x, (kh, kw), (oh, ow), stride, pads, dilation, groups)  # (N, G, K, P)
-    dyg = dy.reshape(n, groups, o // groups, oh * ow)
-    dw = np.matmul(dyg, np.swapaxes(cols, 2, 3)).sum(axis=0)  # (G, O/G, K)
+    _, _, oh, ow = dy.shape
+    _, _, kh, kw = w_shape
+    cols = _im2col(x, (kh, kw), (oh, ow), stride, pads, dilation, groups)
+    dw = np.matmul(_rows(dy, groups), np.swapaxes(cols, 1, 2))  # (G, O/G, C/G * KK)
     return dw.reshape(w_shape)
 
 
@@ -358,8 +384,8 @@ def _max_pool(x, k, stride, pads, out):
     for m, (i, j) in enumerate(_offsets(k)[1:], start=1):
         v = xp[_offset(i, j, out, stride, (1, 1))]
         bigger = v > best
-        xpm.copyto(best, v, where=bigger)
-        where[bigger] = m
+        xpm.maximum(best, v, out=best)
+        where += bigger * (m - where)  # where = m where bigger; branch-free, so fast
     return best, where
 
 
