@@ -132,14 +132,14 @@ def _im2col(x: Any, k: Pair, out: Pair, stride: Pair, pads: Pads, dilation: Pair
             groups: int) -> Any:
     """Columns ``(G, C/G * KH * KW, OH * OW * N)`` of ``x``: row ``(c, i, j)``, column
     ``(p, q, n)`` holds ``x[n, c, p * stride + i * dilation, q * stride + j * dilation]`` of
-    the padded input. One copy, through an ``as_strided`` view of the windows."""
+    the padded input. One copy, through an ``as_strided`` view of the windows (never written
+    to: its elements overlap)."""
     xt = _batch_last(x, pads)
     c, _, _, n = xt.shape
     sc, sh, sw, sn = xt.strides
     view = array_module(xt).lib.stride_tricks.as_strided(
         xt, (c, k[0], k[1], out[0], out[1], n),
-        (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn),
-        writeable=False)
+        (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn))
     return view.reshape(groups, (c // groups) * k[0] * k[1], out[0] * out[1] * n)
 
 

@@ -367,7 +367,7 @@ def _class_rows(x: Any, labels: Any, ignore_index: int, fn: str) -> tuple[Any, A
     """Scores as rows ``(M, C)`` (the class axis moved last), labels as ``(M,)``, and the
     labels' shape. Checks shapes, the labels' dtype and their range."""
     _float(x, fn, "scores")
-    labels = raw(labels)
+    labels = array_module(raw(x)).asarray(raw(labels))  # on the device of the scores
     xs, ls = np.shape(x), np.shape(labels)
     ldtype = getattr(labels, "dtype", np.result_type(labels))
     if ldtype.kind not in "iu":
@@ -469,7 +469,7 @@ def nll(logp: Any, labels: Any, ignore_index: int = -100, reduction: str = "mean
     """
     fn = "nll"
     rows, flat, lshape = _class_rows(logp, labels, ignore_index, fn)
-    xp = array_module(flat)
+    xp = array_module(raw(rows))
     valid = flat != ignore_index
     picked = rows[xp.arange(flat.shape[0]), xp.where(valid, flat, 0)]
     losses = -picked * valid.astype(raw(rows).dtype)
