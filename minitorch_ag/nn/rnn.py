@@ -11,18 +11,29 @@ Carrying the state between batches (truncated backpropagation through time)::
 
     state = None
     for x, y in batches:
-        loss = ag.diff(lambda: step_loss(model, x, y, state))   # keeps the new state
-        state = tuple(ag.value(s) for s in new_state)           # detach: LSTM (h, c)
-        # state = ag.value(new_state)                           # RNN and GRU
+        kept = {}
 
-(A state left over from a finished ``diff`` is a constant anyway; ``ag.value`` also lets its
-tape be freed.)
+        def loss():
+            out, kept["state"] = lstm(embed(x), state)      # state: None, or (h, c)
+            return F.cross_entropy(np.reshape(head(out), (-1, vocab)), y.reshape(-1))
 
-Speed: each layer computes the input projections of all time steps in one matrix product; each
-step then adds one product with the recurrent weights and calls a fused cell, a primitive whose
-backward pass is written by hand (``lstm_cell``, ``gru_cell``). Both cells are differentiable
-to any order: with plain arrays their rules run a fast in-place NumPy path, and when they are
-themselves recorded (higher-order gradients) the same formulas run on Tensors.
+        tape = ag.diff(loss)
+        ...                                                 # update the weights
+        state = nn.detach(kept["state"])                    # ag.value of each array
+
+A state left over from a finished ``diff`` is already a constant to later tapes (no gradient
+flows back into the batch that made it); detaching it with ``ag.value`` (``detach`` does so
+for the LSTM's pair) also lets that batch's tape be freed.
+
+Speed: each layer computes the input projections of all time steps in one matrix product.
+The LSTM and GRU then run the whole recurrence of a layer as one primitive (``lstm_layer``,
+``gru_layer``): the forward pass works in place step by step, and the backward pass, written by
+hand, runs the steps in reverse and computes the recurrent weights' gradient in one product
+over all steps. The single-step cells ``lstm_cell`` and ``gru_cell`` are primitives too, for
+models written step by step; the ``RNN`` runs its steps with ordinary recorded operations.
+All of them are differentiable to any order: with plain arrays their rules run a fast in-place
+NumPy path, and when they are themselves recorded (higher-order gradients) the same formulas
+run on Tensors.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from ..primitive import primitive
 from ..tensor import Param, Tensor, raw
 from . import init as _init
 
-__all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "lstm_layer", "gru_cell", "detach"]
+__all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "lstm_layer", "gru_cell", "gru_layer", "detach"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -311,7 +322,7 @@ def _grad_gru_cell(dy, y, xg, hg, h):
     dh, drz, dn_out = dy
     _, rz, n = y
     if _tracked(dh, drz, dn_out, rz, n, hg, h):
-        return _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg, h)
+        return _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg[..., 2 * np.shape(h)[-1]:], h)
     m = h.shape[-1]
     r, z = rz[..., :m], rz[..., m:]
     dn = np.zeros_like(n) if dh is None else dh * (1 - z)
@@ -329,15 +340,16 @@ def _grad_gru_cell(dy, y, xg, hg, h):
     return [dxg, dhg, None if dh is None else dh * z]
 
 
-def _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg, h):
-    """The same rule with differentiable operations only (it is being recorded)."""
+def _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hn, h):
+    """The same rule with differentiable operations only (it is being recorded); ``hn`` is
+    the new gate's part of the hidden projection, ``hg[..., 2H:]``."""
     m = np.shape(h)[-1]
     r, z = rz[..., :m], rz[..., m:]
     zero = np.zeros_like(raw(h))
     dh = zero if dh is None else dh
     dn = dh * (1 - z) + (zero if dn_out is None else dn_out)
     dn = dn * (1 - n * n)
-    drz_pre = np.concatenate([dn * hg[..., 2 * m:], dh * (h - n)], axis=-1)
+    drz_pre = np.concatenate([dn * hn, dh * (h - n)], axis=-1)
     if drz is not None:
         drz_pre = drz_pre + drz
     drz_pre = drz_pre * (rz * (1 - rz))
@@ -346,6 +358,129 @@ def _grad_gru_cell_recorded(dh, drz, dn_out, rz, n, hg, h):
 
 
 gru_cell = primitive(gru_cell, grad_all=_grad_gru_cell, name="gru_cell")
+
+
+# ----------------------------------------------------------------------------------------
+# A whole GRU layer: the recurrence over every time step as one primitive
+# ----------------------------------------------------------------------------------------
+
+
+def gru_layer(xg: Any, w_hh: Any, b_hh: Any, h0: Any) -> tuple:
+    """The GRU recurrence over all steps: ``(hs, [r, z], n)`` for every step, time-major.
+
+    ``xg`` holds the input projections of every step, ``x_t W_ih^T + b_ih``, of shape
+    ``(T, N, 3H)``; ``w_hh`` is ``(3H, H)``, ``b_hh`` ``(3H,)`` (or None) and ``h0`` ``(N, H)``.
+    Returns the hidden states ``(T, N, H)``, the reset and update gates ``(T, N, 2H)`` and the
+    new gates ``(T, N, H)``, computed in place step by step (the same numbers as ``gru_cell``
+    step by step). Its backward pass runs the steps in reverse and computes the gradients of
+    ``w_hh`` and ``b_hh`` in one product (and one sum) over all steps.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn.rnn import gru_layer
+        >>> hs, _, _ = gru_layer(np.zeros((2, 1, 3)), np.zeros((3, 1)), None, np.ones((1, 1)))
+        >>> hs[:, 0, 0].tolist()
+        [0.5, 0.25]
+    """
+    steps, batch, three = xg.shape
+    m = three // 3
+    dtype = np.result_type(xg, w_hh)
+    hs = np.empty_like(xg, dtype=dtype, shape=(steps, batch, m))
+    rz = np.empty_like(xg, dtype=dtype, shape=(steps, batch, 2 * m))
+    ns = np.empty_like(hs)
+    hg = np.empty_like(xg, dtype=dtype, shape=(batch, three))
+    w_t = w_hh.T
+    h = h0
+    for t in range(steps):
+        np.matmul(h, w_t, out=hg)
+        if b_hh is not None:
+            hg += b_hh
+        a = rz[t]
+        np.add(xg[t, :, :2 * m], hg[:, :2 * m], out=a)
+        a *= 0.5
+        np.tanh(a, out=a)
+        _half_sigmoid_in_place(a)
+        n = ns[t]
+        np.multiply(a[:, :m], hg[:, 2 * m:], out=n)
+        n += xg[t, :, 2 * m:]
+        np.tanh(n, out=n)
+        h_new = hs[t]
+        np.subtract(h, n, out=h_new)
+        h_new *= a[:, m:]
+        h_new += n
+        h = h_new
+    return hs, rz, ns
+
+
+def _gru_previous(hs, h0, w_hh, b_hh):
+    """The state before each step ``(T, N, H)`` and the new gate's hidden projection."""
+    steps, batch, m = np.shape(hs)
+    h_prev = np.concatenate([np.reshape(h0, (1, batch, m)), hs[:-1]])
+    hn = np.reshape(np.reshape(h_prev, (-1, m)) @ w_hh[2 * m:].T, (steps, batch, m))
+    return h_prev, (hn if b_hh is None else hn + b_hh[2 * m:])
+
+
+def _grad_gru_layer(dy, y, xg, w_hh, b_hh, h0):
+    dhs, drz, dns = dy
+    hs, rz, ns = y
+    if _tracked(dhs, drz, dns, hs, rz, ns, w_hh, b_hh, h0):
+        return _grad_gru_layer_recorded(dy, y, w_hh, b_hh, h0)
+    steps, batch, m = hs.shape
+    h_prev, hn = _gru_previous(hs, h0, w_hh, b_hh)
+    dxg = np.empty_like(rz, shape=(steps, batch, 3 * m))
+    dhg = np.empty_like(dxg)
+    dh = np.zeros_like(hs[0])
+    for t in range(steps - 1, -1, -1):
+        a = rz[t]
+        r, z = a[:, :m], a[:, m:]
+        if dhs is not None:
+            dh += dhs[t]
+        dn = dxg[t, :, 2 * m:]  # through h = n + z (h_prev - n), then tanh
+        np.subtract(1, z, out=dn)
+        dn *= dh
+        if dns is not None:
+            dn += dns[t]
+        dn *= 1 - ns[t] * ns[t]
+        d = dxg[t, :, :2 * m]  # the reset and update gates, then the sigmoid
+        np.multiply(dn, hn[t], out=d[:, :m])
+        np.subtract(h_prev[t], ns[t], out=d[:, m:])
+        d[:, m:] *= dh
+        if drz is not None:
+            d += drz[t]
+        d *= a * (1 - a)
+        g = dhg[t]
+        g[:, :2 * m] = d
+        np.multiply(dn, r, out=g[:, 2 * m:])
+        dh *= z
+        dh += g @ w_hh
+    flat = np.reshape(dhg, (-1, 3 * m))
+    dw = flat.T @ np.reshape(h_prev, (-1, m))
+    return [dxg, dw, None if b_hh is None else np.sum(flat, axis=0), dh]
+
+
+def _grad_gru_layer_recorded(dy, y, w_hh, b_hh, h0):
+    """The same rule with differentiable operations only (it is being recorded)."""
+    dhs, drz, dns = dy
+    hs, rz, ns = y
+    steps, _, m = np.shape(hs)
+    h_prev, hn = _gru_previous(hs, h0, w_hh, b_hh)
+    dh_next = np.zeros_like(raw(h0))
+    dxgs, dhgs = [], []
+    for t in range(steps - 1, -1, -1):
+        dh = dh_next if dhs is None else dh_next + dhs[t]
+        dxg, dhg, dh_direct = _grad_gru_cell_recorded(
+            dh, None if drz is None else drz[t], None if dns is None else dns[t], rz[t], ns[t],
+            hn[t], h_prev[t])
+        dxgs.append(dxg)
+        dhgs.append(dhg)
+        dh_next = dh_direct + dhg @ w_hh
+    flat = np.reshape(np.stack(dhgs[::-1]), (-1, 3 * m))
+    dw = flat.T @ np.reshape(h_prev, (-1, m))
+    db = None if b_hh is None else np.sum(flat, axis=0)
+    return [np.stack(dxgs[::-1]), dw, db, dh_next]
+
+
+gru_layer = primitive(gru_layer, grad_all=_grad_gru_layer, name="gru_layer")
 
 
 # ----------------------------------------------------------------------------------------
@@ -585,18 +720,11 @@ class GRU(_Recurrent):
 
     def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
         _, w_hh, _, b_hh = self._weights(layer)
-        w_hh_t = w_hh.T
-        steps = _unstack(self._projections(seq, layer, bias_sum=False))
+        xg = self._projections(seq, layer, bias_sum=False)
         if h is None:
-            h = self._zeros(np.shape(raw(steps[0]))[0], steps[0])
-        hs = []
-        for xg in steps:
-            hg = h @ w_hh_t
-            if b_hh is not None:
-                hg = hg + b_hh
-            h, _, _ = gru_cell(xg, hg, h)
-            hs.append(h)
-        return np.stack(hs), h
+            h = np.zeros_like(raw(xg), shape=(np.shape(raw(xg))[1], self.hidden_size))
+        hs, _, _ = gru_layer(xg, w_hh, b_hh, h)
+        return hs, hs[-1]
 
 
 def detach(state: Any) -> Any:

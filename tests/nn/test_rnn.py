@@ -14,7 +14,7 @@ import pytest
 
 import minitorch_ag as ag
 from minitorch_ag.nn import GRU, LSTM, RNN, detach, gru_cell, lstm_cell
-from minitorch_ag.nn.rnn import lstm_layer
+from minitorch_ag.nn.rnn import gru_layer, lstm_layer
 
 from ._layer_check import gradcheck_layer, weight_names
 
@@ -111,6 +111,42 @@ def test_lstm_layer_is_lstm_cell_step_by_step():
         np.testing.assert_allclose(cs[t], c, rtol=1e-13)
         np.testing.assert_allclose(acts[t], a, rtol=1e-13)
         np.testing.assert_allclose(tcs[t], tc, rtol=1e-13)
+
+
+def _gru_inputs(rng, steps=3, batch=2, hidden=2):
+    return (rng.standard_normal((steps, batch, 3 * hidden)),
+            rng.standard_normal((3 * hidden, hidden)), rng.standard_normal(3 * hidden),
+            rng.standard_normal((batch, hidden)))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_gru_layer_gradients_of_every_output(order):
+    rng = np.random.default_rng(14)
+    args = _gru_inputs(rng)
+    ws = [rng.standard_normal(s) for s in ((3, 2, 2), (3, 2, 4), (3, 2, 2))]
+
+    def f(*args):
+        return sum(np.sum(out * w) for out, w in zip(gru_layer(*args), ws, strict=True))
+
+    assert ag.gradcheck(f, *args, order=order)
+
+
+def test_gru_layer_without_bias_and_last_state_only():
+    rng = np.random.default_rng(15)
+    xg, w_hh, _, h0 = _gru_inputs(rng)
+    assert ag.gradcheck(lambda xg, w, h: np.sum(np.sin(gru_layer(xg, w, None, h)[0][-1])),
+                        xg, w_hh, h0)
+
+
+def test_gru_layer_is_gru_cell_step_by_step():
+    rng = np.random.default_rng(16)
+    xg, w_hh, b_hh, h = _gru_inputs(rng, steps=4, batch=3, hidden=5)
+    hs, rz, ns = gru_layer(xg, w_hh, b_hh, h)
+    for t in range(4):
+        h, rz_t, n = gru_cell(xg[t], h @ w_hh.T + b_hh, h)
+        np.testing.assert_allclose(hs[t], h, rtol=1e-13)
+        np.testing.assert_allclose(rz[t], rz_t, rtol=1e-13)
+        np.testing.assert_allclose(ns[t], n, rtol=1e-13)
 
 
 # -- layers: finite differences ---------------------------------------------------------------
