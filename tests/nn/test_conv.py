@@ -8,6 +8,11 @@ non-contiguous inputs; clear errors for bad shapes and dtypes.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -218,3 +223,15 @@ W = np.ones((6, 4, 3, 3))
 def test_errors_name_the_function_argument_and_shapes(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_conv_benchmark_runs():
+    """benchmarks/conv.py still runs and agrees with PyTorch (a smoke test: no timing)."""
+    pytest.importorskip("torch")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "conv.py"), "--threads", "1", "--repeat", "1"],
+        capture_output=True, text=True, timeout=300, cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)))
+    assert out.returncode == 0, out.stderr
+    assert "minitorch_ag" in out.stdout and "x  (PyTorch = 1)" in out.stdout
