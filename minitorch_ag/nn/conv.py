@@ -2,10 +2,11 @@
 
 How they are computed (no Python loop ever runs over pixels):
 
-- ``conv2d`` is a cross-correlation, as in PyTorch. The padded input is viewed through
-  ``as_strided`` as windows ``(N, C, KH, KW, OH, OW)``; one reshape copies them into columns
-  (im2col) and ONE batched matrix product with the weights gives ``(N, O, OH*OW)``, already in
-  NCHW order.
+- ``conv2d`` is a cross-correlation, as in PyTorch. The padded input, laid out batch-last as
+  ``(C, H, W, N)``, is viewed through ``as_strided`` as windows ``(C, KH, KW, OH, OW, N)``; one
+  reshape copies them into columns (im2col, long contiguous runs of N values) and ONE matrix
+  product per channel group, ``(O, C*KH*KW) @ (C*KH*KW, OH*OW*N)``, covers every pixel of the
+  whole batch; the result is transposed back to NCHW.
 - Its gradients are primitives of their own. The input gradient is the transposed convolution
   (a matrix product, then col2im: a loop over the KH*KW kernel offsets, each adding a whole
   strided slice), and ``conv_transpose2d`` is that same primitive. The weight gradient is a
