@@ -46,6 +46,7 @@ import numpy as np
 from ..api import value
 from ..primitive import primitive
 from ..tensor import Param, Tensor, raw
+from . import functional as F
 from . import init as _init
 
 __all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "lstm_layer", "gru_cell", "gru_layer", "detach"]
@@ -495,7 +496,10 @@ class _Recurrent:
     _name = "RNN"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 bias: bool = True, rng: Any = None, dtype: Any = np.float32) -> None:
+                 bias: bool = True, dropout: float = 0.0, rng: Any = None,
+                 dtype: Any = np.float32) -> None:
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{self._name}: dropout must be in [0, 1]; got {dropout!r}")
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError(
                 f"{self._name}: input_size, hidden_size and num_layers must be positive; got "
@@ -505,7 +509,9 @@ class _Recurrent:
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
         self.bias = bool(bias)
+        self.dropout = float(dropout)
         gen = _init.as_generator(rng)
+        self.rng = gen  # also draws the dropout masks
         k = 1.0 / math.sqrt(hidden_size)  # PyTorch's default: all weights uniform on ±k
         rows = self._gates * hidden_size
         for layer in range(num_layers):
@@ -569,6 +575,8 @@ class _Recurrent:
         self._check_input(x)
         seq = np.swapaxes(x, 0, 1)
         for layer in range(self.num_layers):
+            if layer and self.dropout:
+                seq = F.dropout(seq, self.dropout, rng=self.rng)
             seq, states[layer] = self._run_layer(seq, layer, states[layer])
         return np.swapaxes(seq, 0, 1), states
 
@@ -582,7 +590,9 @@ class RNN(_Recurrent):
         num_layers: stacked layers (each feeds the next).
         nonlinearity: ``"tanh"`` (default) or ``"relu"``.
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
-        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
+            and the dropout masks.
         dtype: of the weights (float32 by default).
 
     Calling ``rnn(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``:
@@ -599,12 +609,13 @@ class RNN(_Recurrent):
     _name = "RNN"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 nonlinearity: str = "tanh", bias: bool = True, rng: Any = None,
-                 dtype: Any = np.float32) -> None:
+                 nonlinearity: str = "tanh", bias: bool = True, dropout: float = 0.0,
+                 rng: Any = None, dtype: Any = np.float32) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias=bias, rng=rng, dtype=dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, dropout=dropout,
+                         rng=rng, dtype=dtype)
 
     def __call__(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
         n, _ = self._check_input(x)
@@ -638,7 +649,9 @@ class LSTM(_Recurrent):
         hidden_size: features of the hidden and cell states ``H``.
         num_layers: stacked layers (each feeds the next).
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
-        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
+            and the dropout masks.
         dtype: of the weights (float32 by default).
 
     Calling ``lstm(x, state=None)`` with ``x`` of shape ``(N, T, F)`` and ``state`` an optional
@@ -692,7 +705,9 @@ class GRU(_Recurrent):
         hidden_size: features of the hidden state ``H``.
         num_layers: stacked layers (each feeds the next).
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
-        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``).
+        dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
+            and the dropout masks.
         dtype: of the weights (float32 by default).
 
     Calling ``gru(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``.

@@ -351,3 +351,27 @@ def test_benchmark_script_runs():
     )
     assert out.returncode == 0, out.stderr
     assert "minitorch_ag nn.LSTM" in out.stdout
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_dropout_between_layers_only_while_recording(cls):
+    x = np.random.default_rng(17).standard_normal((2, 4, 3))
+    plain = cls(3, 4, 2, rng=0, dtype=np.float64)
+    dropped = cls(3, 4, 2, dropout=1.0, rng=0, dtype=np.float64)
+    np.testing.assert_array_equal(dropped(x)[0], plain(x)[0])  # inference: no dropout
+    seen = {}
+
+    def loss():
+        out = dropped(x)[0]
+        seen["out"] = ag.value(out)
+        return np.sum(out)
+
+    tape = ag.diff(loss)
+    # p = 1 drops the whole first layer's output: the second layer sees zeros, so its input
+    # weights get no gradient and the output is what zero input weights give.
+    np.testing.assert_array_equal(ag.grad(tape, dropped.weight_ih_l1),
+                                  np.zeros_like(dropped.weight_ih_l1.value))
+    plain.weight_ih_l1.value[...] = 0
+    np.testing.assert_allclose(seen["out"], plain(x)[0])
+    with pytest.raises(ValueError, match="dropout must be in"):
+        cls(3, 4, dropout=2.0)
