@@ -266,3 +266,36 @@ def test_scalar_params_and_unnameable_models(tmp_path):
         ag.state_dict({1: ag.Param(np.zeros(1)), "1": ag.Param(np.zeros(1))})
     with pytest.raises(TypeError, match="only numeric arrays"):
         ag.save(tmp_path / "x.npz", {"names": np.array(["a", "b"])})
+
+
+class _FakeGpuArray:
+    """Stands in for a CuPy array: recognised by its module and name, copied with .get()."""
+
+    def __init__(self, a):
+        self._a = a
+        self.gets = 0
+
+    def get(self):
+        self.gets += 1
+        return self._a.copy()
+
+    @property
+    def shape(self):
+        return self._a.shape
+
+    @property
+    def dtype(self):
+        return self._a.dtype
+
+
+_FakeGpuArray.__module__ = "cupy"
+_FakeGpuArray.__name__ = _FakeGpuArray.__qualname__ = "ndarray"
+
+
+def test_gpu_arrays_are_saved_as_host_arrays(tmp_path):
+    gpu = _FakeGpuArray(np.arange(4.0, dtype=np.float32))
+    model = {"w": ag.Param(gpu)}
+    state = ag.state_dict(model)
+    assert type(state["w"]) is np.ndarray and gpu.gets == 1
+    ag.save(tmp_path / "g.npz", model)
+    np.testing.assert_array_equal(ag.load(tmp_path / "g.npz")["w"], np.arange(4.0))
