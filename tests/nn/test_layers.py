@@ -310,3 +310,15 @@ def test_errors_name_the_layer_and_shapes():
         nn.Embedding(5, 2)(np.array([-1]))
     with pytest.raises(TypeError, match="Chain: layer 1"):
         nn.Chain(nn.Flatten(), 3)
+
+
+@pytest.mark.parametrize("name", ["linear_tanh_3d", "conv", "layernorm"])
+def test_non_contiguous_and_single_sample_inputs(name):
+    make, shape, _ = GRADCHECKS[name]
+    layer = make()
+    _perturb_weights(layer)
+    base = _rand(*reversed(shape), seed=3)
+    view = base.transpose(tuple(reversed(range(len(shape)))))
+    assert view.shape == shape and not view.flags.c_contiguous
+    assert gradcheck_layer(layer, [view])
+    assert gradcheck_layer(layer, [np.ascontiguousarray(view[:1])])

@@ -375,3 +375,16 @@ def test_dropout_between_layers_only_while_recording(cls):
     np.testing.assert_allclose(seen["out"], plain(x)[0])
     with pytest.raises(ValueError, match="dropout must be in"):
         cls(3, 4, dropout=2.0)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_size_one_and_non_contiguous_inputs(name):
+    """One sample and one step; and an input that is a strided view (every other step)."""
+    rng = np.random.default_rng(18)
+    layer = LAYERS[name](rng=2, dtype=np.float64)
+    shift = 1.5 if name == "rnn_relu" else 0.0
+    assert gradcheck_layer(layer, [rng.standard_normal((1, 1, 3)) + shift])
+    view = (rng.standard_normal((3, 2, 6)) + shift).transpose(1, 2, 0)[:, ::2]  # (2, 3, 3)
+    assert not view.flags.c_contiguous
+    assert gradcheck_layer(layer, [view, _state(name, rng, 1, 2, 2)])
+    np.testing.assert_allclose(layer(view)[0], layer(np.ascontiguousarray(view))[0])
