@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import stat
 import tempfile
 import types
 import zipfile
@@ -246,13 +247,34 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it (Linux); else 0o022."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _file_mode(path: str) -> int:
+    """The permissions the checkpoint gets: those of the file it replaces, or the default."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def save(path: str | os.PathLike, model: Any, *, compress: bool = False) -> None:
     """Write the model's state (``state_dict``) to ``path`` as an ``.npz`` archive, atomically.
 
     The file is written to a temporary file next to ``path``, flushed to disk, read back and
     checked, then renamed over ``path``: if anything fails (a full disk, a crash, an
-    interrupt), the previous file at ``path`` is left as it was. GPU arrays are saved as host
-    arrays. ``path`` is used as given (no extension is added).
+    interrupt), the previous file at ``path`` is left as it was. A replaced file keeps its
+    permissions; a new one gets the usual ones (``0o666`` less the umask). GPU arrays are saved
+    as host arrays. ``path`` is used as given (no extension is added).
 
     Args:
         path: the file to write.
@@ -277,6 +299,7 @@ def save(path: str | os.PathLike, model: Any, *, compress: bool = False) -> None
             _write_npz(fh, state, compress)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode(path))  # a temporary file is private (0600) until now
         _verify(tmp, state, "save")
         os.replace(tmp, path)
     except BaseException:

@@ -299,3 +299,13 @@ def test_gpu_arrays_are_saved_as_host_arrays(tmp_path):
     assert type(state["w"]) is np.ndarray and gpu.gets == 1
     ag.save(tmp_path / "g.npz", model)
     np.testing.assert_array_equal(ag.load(tmp_path / "g.npz")["w"], np.arange(4.0))
+
+
+def test_file_permissions(tmp_path):
+    path = tmp_path / "m.npz"
+    ag.save(path, Model())
+    umask = serialization._umask()
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    os.chmod(path, 0o600)
+    ag.save(path, Model(1))  # replacing keeps the old file's permissions
+    assert path.stat().st_mode & 0o777 == 0o600
