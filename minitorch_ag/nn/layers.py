@@ -398,7 +398,8 @@ class Chain:
     """Layers applied in order (Knet's ``Chain``, PyTorch's ``Sequential``).
 
     ``chain(x)`` returns the last layer's output; ``chain(x, y)`` the softmax cross-entropy
-    loss of that output (class scores) for labels ``y``, as Knet's ``Chain`` does. Any
+    loss of that output for labels ``y``, as Knet's ``Chain`` does (``F.cross_entropy``: class
+    scores along axis 1, mean over the labels). Any
     callables may be layers (``F.relu``, a lambda); ``chain.layers`` holds them, and
     ``ag.params(chain)`` finds the weights of all of them.
 

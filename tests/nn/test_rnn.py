@@ -96,9 +96,12 @@ def test_lstm_layer_gradients_of_every_output(order):
     assert ag.gradcheck(f, *args, order=order)
 
 
-def test_lstm_layer_gradient_of_last_state_only():
+@pytest.mark.parametrize("order", [1, 2])
+def test_lstm_layer_gradient_of_last_state_only(order):
+    """Outputs that receive no gradient (None) in the rule, to first and second order."""
     rng = np.random.default_rng(12)
-    assert ag.gradcheck(lambda *a: np.sum(np.sin(lstm_layer(*a)[1][-1])), *_layer_inputs(rng))
+    assert ag.gradcheck(lambda *a: np.sum(np.sin(lstm_layer(*a)[1][-1])), *_layer_inputs(rng),
+                        order=order)
 
 
 def test_lstm_layer_is_lstm_cell_step_by_step():
@@ -131,11 +134,12 @@ def test_gru_layer_gradients_of_every_output(order):
     assert ag.gradcheck(f, *args, order=order)
 
 
-def test_gru_layer_without_bias_and_last_state_only():
+@pytest.mark.parametrize("order", [1, 2])
+def test_gru_layer_without_bias_and_last_state_only(order):
     rng = np.random.default_rng(15)
     xg, w_hh, _, h0 = _gru_inputs(rng)
     assert ag.gradcheck(lambda xg, w, h: np.sum(np.sin(gru_layer(xg, w, None, h)[0][-1])),
-                        xg, w_hh, h0)
+                        xg, w_hh, h0, order=order)
 
 
 def test_gru_layer_is_gru_cell_step_by_step():
