@@ -552,9 +552,10 @@ class _Recurrent:
             )
         return h
 
-    def _zeros(self, n: int, like: Any) -> Any:
-        v = raw(like)
-        return np.zeros_like(v, shape=(n, self.hidden_size))
+    def _zero_state(self, proj: Any) -> Any:
+        """Zeros ``(N, H)``: the initial state, on the device and in the dtype of ``proj``."""
+        v = raw(proj)
+        return np.zeros_like(v, shape=(v.shape[1], self.hidden_size))
 
     def _projections(self, x_tm: Any, layer: int, bias_sum: bool) -> Any:
         """Input projections of every step of time-major ``x_tm`` (T, N, F), in one product:
@@ -687,7 +688,7 @@ class LSTM(_Recurrent):
         w_hh = self._weights(layer)[1]
         xw = self._projections(seq, layer, bias_sum=True)
         if state is None:
-            h = c = np.zeros_like(raw(xw), shape=(np.shape(raw(xw))[1], self.hidden_size))
+            h = c = self._zero_state(xw)
         else:
             h, c = state
         hs, cs, _, _ = lstm_layer(xw, w_hh, h, c)
@@ -737,7 +738,7 @@ class GRU(_Recurrent):
         _, w_hh, _, b_hh = self._weights(layer)
         xg = self._projections(seq, layer, bias_sum=False)
         if h is None:
-            h = np.zeros_like(raw(xg), shape=(np.shape(raw(xg))[1], self.hidden_size))
+            h = self._zero_state(xg)
         hs, _, _ = gru_layer(xg, w_hh, b_hh, h)
         return hs, hs[-1]
 
