@@ -3,7 +3,8 @@
 Two workloads, float32, the sizes of a character-level language model (Tiny Shakespeare):
 embedding 128, hidden 256, vocabulary 65, sequence 50, batch 32.
 
-1. ``layer``: forward and backward of the LSTM layer alone, ``sum(output * W)``.
+1. ``layer``: forward and backward of the LSTM layer alone, ``sum(output * W)`` (and the
+   same for the GRU layer beside ``torch.nn.GRU``).
 2. ``model``: one training step of the language model: embedding, LSTM, linear to the
    vocabulary, softmax cross-entropy, backward, and a plain SGD update of every weight.
 
@@ -78,6 +79,12 @@ def ours(sizes: dict, rng: np.random.Generator) -> dict[str, Callable[[], object
         tape = ag.diff(lambda: np.sum(lstm(x)[0] * w))
         return [ag.grad(tape, p) for p in ag.params(lstm)]
 
+    gru = nn.GRU(e, h, rng=3)
+
+    def gru_layer():
+        tape = ag.diff(lambda: np.sum(gru(x)[0] * w))
+        return [ag.grad(tape, p) for p in ag.params(gru)]
+
     emb, out = nn.Embedding(v, e, rng=1), nn.Linear(h, v, rng=2)
     model = nn.Chain(emb, lambda z: lstm(z)[0], out)
     weights = ag.params(model)
@@ -90,7 +97,7 @@ def ours(sizes: dict, rng: np.random.Generator) -> dict[str, Callable[[], object
             ag.axpy_(-0.01, ag.grad(tape, p), p)
         return ag.value(tape)
 
-    return {"layer": layer, "model": step}
+    return {"layer": layer, "gru": gru_layer, "model": step}
 
 
 def pytorch(sizes: dict, rng: np.random.Generator, torch) -> dict[str, Callable[[], object]]:
@@ -103,6 +110,12 @@ def pytorch(sizes: dict, rng: np.random.Generator, torch) -> dict[str, Callable[
     def layer():
         lstm.zero_grad(set_to_none=True)
         (lstm(x)[0] * w).sum().backward()
+
+    gru = torch.nn.GRU(e, h, batch_first=True)
+
+    def gru_layer():
+        gru.zero_grad(set_to_none=True)
+        (gru(x)[0] * w).sum().backward()
 
     emb, out = torch.nn.Embedding(v, e), torch.nn.Linear(h, v)
     weights = [*emb.parameters(), *lstm.parameters(), *out.parameters()]
@@ -137,7 +150,7 @@ def pytorch(sizes: dict, rng: np.random.Generator, torch) -> dict[str, Callable[
     def cell_step():
         return sgd(f.cross_entropy(out(cells(emb(ids))).reshape(-1, v), targets))
 
-    return {"layer": layer, "model": step, "model_cells": cell_step}
+    return {"layer": layer, "gru": gru_layer, "model": step, "model_cells": cell_step}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -161,6 +174,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"torch {torch.__version__}")
     rows = [("layer fwd+bwd", "minitorch_ag nn.LSTM", ours_fns["layer"]),
             ("layer fwd+bwd", "torch.nn.LSTM", theirs.get("layer")),
+            ("GRU fwd+bwd", "minitorch_ag nn.GRU", ours_fns["gru"]),
+            ("GRU fwd+bwd", "torch.nn.GRU", theirs.get("gru")),
             ("model step", "minitorch_ag", ours_fns["model"]),
             ("model step", "torch (nn.LSTM)", theirs.get("model")),
             ("model step", "torch (cell by cell)", theirs.get("model_cells"))]
@@ -175,6 +190,7 @@ def main(args: argparse.Namespace) -> int:
     if torch is not None:
         print("\nratios (best times; below 1 means minitorch_ag is faster):")
         pairs = [("layer fwd+bwd", "minitorch_ag nn.LSTM", "torch.nn.LSTM"),
+                 ("GRU fwd+bwd", "minitorch_ag nn.GRU", "torch.nn.GRU"),
                  ("model step", "minitorch_ag", "torch (nn.LSTM)"),
                  ("model step", "minitorch_ag", "torch (cell by cell)")]
         for work, a, b in pairs:
