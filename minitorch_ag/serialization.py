@@ -130,11 +130,16 @@ def _entries(model: Any, who: str) -> list[_Entry]:
             f"keep them in a list, a dict or an attribute"
         )
     names = [e.name for e in found]
-    if len(set(names)) != len(names) or "" in names:
-        dup = next(n for n in names if names.count(n) > 1 or n == "")
+    if "" in names:
+        raise ValueError(
+            f"{who}: the model is a bare Param, which has no name to save it under; pass a "
+            f"dict such as {{'w': w}} or an object holding it"
+        )
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(
             f"{who}: two pieces of the model's state have the same name {dup!r} (dict keys "
-            f"that print alike, or a bare Param); give them distinct names"
+            f"that print alike); give them distinct names"
         )
     return found
 

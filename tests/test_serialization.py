@@ -264,6 +264,8 @@ def test_scalar_params_and_unnameable_models(tmp_path):
         ag.state_dict({"group": {ag.Param(np.zeros(1))}})
     with pytest.raises(ValueError, match="same name '1'"):
         ag.state_dict({1: ag.Param(np.zeros(1)), "1": ag.Param(np.zeros(1))})
+    with pytest.raises(ValueError, match="bare Param"):
+        ag.state_dict(ag.Param(np.zeros(1)))
     with pytest.raises(TypeError, match="only numeric arrays"):
         ag.save(tmp_path / "x.npz", {"names": np.array(["a", "b"])})
 
