@@ -635,6 +635,9 @@ def dropout(x: Any, p: float = 0.5, rng: np.random.Generator | None = None,
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1]; got {p!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"dropout: rng must be a numpy.random.Generator (np.random."
+                        f"default_rng(seed)) or None; got {type(rng).__name__}")
     if training is None:
         training = recording()
     if not training or p == 0:

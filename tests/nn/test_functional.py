@@ -425,3 +425,5 @@ def test_dropout_edge_cases_and_dtypes():
     assert g.dtype == np.float32 and set(np.unique(g)) <= {0.0, 2.0}
     with pytest.raises(ValueError, match=r"dropout: p must be in \[0, 1\]"):
         F.dropout(x, 1.5)
+    with pytest.raises(TypeError, match="dropout: rng must be a numpy.random.Generator"):
+        F.dropout(x, 0.5, rng=0)
