@@ -237,3 +237,44 @@ def test_conv_benchmark_runs():
         env=dict(os.environ, PYTHONPATH=str(root)))
     assert out.returncode == 0, out.stderr
     assert "minitorch_ag" in out.stdout and "x  (PyTorch = 1)" in out.stdout
+
+
+def _random_geometry(rng):
+    """Random kernel, stride, padding and dilation pairs (each axis on its own)."""
+    k = tuple(int(v) for v in rng.integers(1, 5, 2))
+    s = tuple(int(v) for v in rng.integers(1, 4, 2))
+    p = tuple(int(v) for v in rng.integers(0, 3, 2))
+    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    return k, s, p, d
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configurations_equal_torch(seed):
+    """Twelve random combinations of every option, for conv2d, conv_transpose2d and pooling."""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(100 + seed)
+    k, s, p, d = _random_geometry(rng)
+    groups = int(rng.choice([1, 2, 3]))
+    n, c, o = int(rng.integers(1, 4)), groups * int(rng.integers(1, 3)), groups * 2
+    h, w = (int(v) for v in rng.integers(max(k) * 2, 11, 2))
+    x = rng.standard_normal((n, c, h, w))
+    wc = rng.standard_normal((o, c // groups) + k)
+    b = rng.standard_normal(o)
+    opts = dict(stride=s, padding=p, dilation=d, groups=groups)
+    check_torch(lambda x, w, b: F.conv2d(x, w, b, **opts),
+                lambda x, w, b: tf.conv2d(x, w, b, **opts), x, wc, b)
+    op = tuple(int(rng.integers(0, max(si, di))) for si, di in zip(s, d, strict=True))
+    wt = rng.standard_normal((c, o // groups) + k)
+    fits = all((size - 1) * si - 2 * pi + di * (ki - 1) + oi + 1 >= 1
+               for size, si, pi, di, ki, oi in zip((h, w), s, p, d, k, op, strict=True))
+    topts = dict(stride=s, padding=p if fits else (0, 0), output_padding=op, dilation=d,
+                 groups=groups)
+    check_torch(lambda x, w, b: F.conv_transpose2d(x, w, b, **topts),
+                lambda x, w, b: tf.conv_transpose2d(x, w, b, **topts), x, wt, b)
+    pp = tuple(min(pi, ki // 2) for pi, ki in zip(p, k, strict=True))
+    popts = dict(kernel_size=k, stride=s, padding=pp)
+    check_torch(lambda v: F.max_pool2d(v, **popts), lambda v: tf.max_pool2d(v, **popts), x)
+    include = bool(rng.integers(0, 2))
+    check_torch(lambda v: F.avg_pool2d(v, **popts, count_include_pad=include),
+                lambda v: tf.avg_pool2d(v, **popts, count_include_pad=include), x)
