@@ -31,7 +31,7 @@ from ..backend import array_module
 from ..primitive import primitive
 from ..rules._util import keep_dims
 from ..tape import recording
-from ..tensor import raw
+from ..tensor import is_tracked, raw
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .norm import batch_norm, layer_norm
 
@@ -389,42 +389,75 @@ def _class_rows(x: Any, labels: Any, ignore_index: int, fn: str) -> tuple[Any, A
     return x, flat, ls
 
 
-def _targets(x, labels, ignore_index, smoothing):
-    """The target distribution of each row: one-hot, smoothed; zero rows where ignored."""
+def _class_weights(weight: Any, c: int, like: Any, fn: str) -> Any:
+    """``weight`` as a plain (C,) array of ``like``'s dtype and module, or None; checked."""
+    if weight is None:
+        return None
+    if is_tracked(weight):
+        raise TypeError(f"{fn}: weight (the class weights) is a constant and gets no gradient, "
+                        f"but a tracked Tensor was given; pass ag.value(weight)")
+    w = raw(weight)
+    if np.shape(w) != (c,):
+        raise ValueError(f"{fn}: weight must have shape ({c},) (one per class); got shape "
+                         f"{np.shape(w)}")
+    v = raw(like)
+    return array_module(v).asarray(w, dtype=v.dtype)
+
+
+def _row_weights(labels, ignore_index, weight, dtype):
+    """The weight of each row: its class's weight (1 without class weights), 0 if ignored."""
+    valid = labels != ignore_index
+    if weight is None:
+        return valid.astype(dtype)
+    return weight[array_module(labels).where(valid, labels, 0)] * valid
+
+
+def _targets(x, labels, ignore_index, smoothing, weight):
+    """Each row's target: ``(1 - smoothing) w[label]`` on its label plus ``smoothing / C`` times
+    each class's weight ``w[c]`` (w = 1 without class weights); zero rows where ignored."""
     xp = array_module(x)
     m, c = x.shape
     valid = labels != ignore_index
     t = xp.full((m, c), smoothing / c, dtype=x.dtype)
-    t[xp.arange(m), xp.where(valid, labels, 0)] += 1 - smoothing
+    if weight is not None:
+        t *= weight
+    t[xp.arange(m), xp.where(valid, labels, 0)] += (1 - smoothing) * _row_weights(
+        labels, ignore_index, weight, x.dtype)
     t *= valid[:, None]
     return t
 
 
-def _cross_entropy_rows(x, labels, ignore_index, smoothing):
-    """Per-row cross-entropy of logits ``x`` (M, C) against smoothed one-hot targets."""
-    return np.sum(_targets(x, labels, ignore_index, smoothing) * (_lse(x, -1) - x), axis=-1)
+def _cross_entropy_rows(x, labels, ignore_index, smoothing, weight):
+    """Per-row cross-entropy of logits ``x`` (M, C): ``sum_c t_c (logsumexp(x) - x_c)``."""
+    t = _targets(x, labels, ignore_index, smoothing, weight)
+    return np.sum(t * (_lse(x, -1) - x), axis=-1)
 
 
-def _grad_cross_entropy_rows(dy, y, x, labels, ignore_index, smoothing):
-    valid = (labels != ignore_index).astype(raw(x).dtype)
-    t = _targets(raw(x), labels, ignore_index, smoothing)
-    return np.expand_dims(dy * valid, -1) * (_softmax(x, -1) - t)
+def _grad_cross_entropy_rows(dy, y, x, labels, ignore_index, smoothing, weight):
+    # d/dx of sum_c t_c (lse - x_c) is (sum_c t_c) softmax(x) - t; t is a constant.
+    t = _targets(raw(x), labels, ignore_index, smoothing, weight)
+    if weight is None:
+        total = (labels != ignore_index).astype(t.dtype)[:, None]
+    else:
+        total = t.sum(axis=-1, keepdims=True)
+    return np.expand_dims(dy, -1) * (total * _softmax(x, -1) - t)
 
 
 _cross_entropy_rows = primitive(_cross_entropy_rows, _grad_cross_entropy_rows,
                                 name="nn.cross_entropy")
 
 
-def cross_entropy(x: Any, labels: Any, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Any:
+def cross_entropy(x: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
     """Softmax cross-entropy of logits against class labels, as PyTorch's ``cross_entropy``.
 
     Args:
         x: unnormalised scores (logits), shape ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
         labels: 0-based integer class labels, shape ``(N,)``, ``(N, d1, ...)`` or ``()``.
+        weight: optional class weights, shape ``(C,)`` (a constant: no gradient).
         ignore_index: a label value to skip (no loss, no gradient, not counted in the mean).
-        reduction: ``"mean"`` over the labels not ignored, ``"sum"``, or ``"none"`` (a loss
-            per label, 0 where ignored).
+        reduction: ``"mean"`` over the labels not ignored (weighted by their class weights),
+            ``"sum"``, or ``"none"`` (a loss per label, 0 where ignored).
         label_smoothing: ``eps`` in [0, 1]: the target is ``(1 - eps)`` on the label plus
             ``eps / C`` on every class.
 
@@ -442,21 +475,30 @@ def cross_entropy(x: Any, labels: Any, ignore_index: int = -100, reduction: str 
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     rows, flat, lshape = _class_rows(x, labels, ignore_index, fn)
-    losses = _cross_entropy_rows(rows, flat, ignore_index, float(label_smoothing))
+    w = _class_weights(weight, np.shape(rows)[1], rows, fn)
+    losses = _cross_entropy_rows(rows, flat, ignore_index, float(label_smoothing), w)
     if reduction == "none":
         return np.reshape(losses, lshape)
-    return _reduce(losses, reduction, fn, int((flat != ignore_index).sum()))
+    return _reduce(losses, reduction, fn, _total_weight(flat, ignore_index, w, rows))
 
 
-def nll(logp: Any, labels: Any, ignore_index: int = -100, reduction: str = "mean") -> Any:
+def _total_weight(labels: Any, ignore_index: int, weight: Any, like: Any) -> float:
+    """The divisor of a mean: how many labels count, or the sum of their class weights."""
+    return float(_row_weights(labels, ignore_index, weight, raw(like).dtype).sum())
+
+
+def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
+        reduction: str = "mean") -> Any:
     """Negative log-likelihood of log-probabilities, as PyTorch's ``nll_loss``:
-    ``-logp[label]`` for each label (use ``cross_entropy`` for raw scores).
+    ``-weight[label] * logp[label]`` for each label (use ``cross_entropy`` for raw scores).
 
     Args:
         logp: log-probabilities (``log_softmax`` of scores), shape ``(N, C, ...)`` or ``(C,)``.
         labels: 0-based integer labels, shape ``(N, ...)`` or ``()``.
+        weight: optional class weights, shape ``(C,)`` (a constant: no gradient).
         ignore_index: a label value to skip.
-        reduction: ``"mean"`` over the labels not ignored, ``"sum"`` or ``"none"``.
+        reduction: ``"mean"`` over the labels not ignored (weighted by their class weights),
+            ``"sum"`` or ``"none"``.
 
     Returns:
         The loss.
@@ -469,13 +511,14 @@ def nll(logp: Any, labels: Any, ignore_index: int = -100, reduction: str = "mean
     """
     fn = "nll"
     rows, flat, lshape = _class_rows(logp, labels, ignore_index, fn)
+    w = _class_weights(weight, np.shape(rows)[1], rows, fn)
     xp = array_module(raw(rows))
-    valid = flat != ignore_index
-    picked = rows[xp.arange(flat.shape[0]), xp.where(valid, flat, 0)]
-    losses = -picked * valid.astype(raw(rows).dtype)
+    picked = rows[xp.arange(flat.shape[0]), xp.where(flat != ignore_index, flat, 0)]
+    scale = _row_weights(flat, ignore_index, w, raw(rows).dtype)
+    losses = -picked * scale
     if reduction == "none":
         return np.reshape(losses, lshape)
-    return _reduce(losses, reduction, fn, int(valid.sum()))
+    return _reduce(losses, reduction, fn, float(scale.sum()))
 
 
 def mse(x: Any, y: Any, reduction: str = "mean") -> Any:

@@ -225,6 +225,37 @@ def test_cross_entropy_equals_torch(reduction, smoothing):
                                                     label_smoothing=smoothing), x)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_class_weights_equal_torch(reduction):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 4))
+    w = rng.uniform(0.2, 3.0, 4)
+    tw, tl = torch.tensor(w), torch.tensor(LABELS)
+    for smoothing in (0.0, 0.2):
+        check_torch(lambda v: F.cross_entropy(v, LABELS, w, reduction=reduction,
+                                              label_smoothing=smoothing),
+                    lambda v: tf.cross_entropy(v, tl, tw, reduction=reduction,
+                                               label_smoothing=smoothing), x)
+    check_torch(lambda v: F.nll(v, LABELS, w, reduction=reduction),
+                lambda v: tf.nll_loss(v, tl, tw, reduction=reduction), x)
+
+
+def test_class_weights_gradcheck_and_errors():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 4))
+    w = rng.uniform(0.2, 3.0, 4)
+    check_grad(lambda v: F.cross_entropy(v, LABELS, w, label_smoothing=0.1), x)
+    check_grad(lambda v: F.nll(v, LABELS, w), x)
+    check_float32(lambda v: F.cross_entropy(v, LABELS, w), x)
+    with pytest.raises(ValueError, match=r"cross_entropy: weight must have shape \(4,\)"):
+        F.cross_entropy(x, LABELS, np.ones(3))
+    wp = ag.Param(w)
+    with pytest.raises(TypeError, match="nll: weight .* is a constant"):
+        ag.diff(lambda: F.nll(x * np.sum(wp), LABELS, wp))
+
+
 def test_cross_entropy_images_and_custom_ignore_index_equal_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
