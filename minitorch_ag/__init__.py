@@ -9,6 +9,7 @@ from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .coverage import Coverage, check_differentiable, coverage
 from .gradcheck import gradcheck
 from .primitive import primitive, zerograd
+from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
 
@@ -19,4 +20,5 @@ __all__ = [
     "diff", "grad", "gradloss", "value", "params", "axpy_", "vjp",
     "gradcheck", "primitive", "zerograd", "recording",
     "coverage", "check_differentiable", "Coverage",
+    "save", "load", "state_dict", "load_state_dict",
 ]
