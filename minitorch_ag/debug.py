@@ -311,7 +311,7 @@ def listing(tape: Tape, grads: bool = False) -> Listing:
         Tape at level 1: 3 nodes, value 5 (float64) (node 3)
         1. P(ndarray float64 (2,) cpu)  ∇=ndarray float64 (2,) cpu
         2. ndarray float64 (2,) cpu = np.multiply(#1, #1)  ∇=ndarray float64 (2,) cpu
-        3. 5 (float64) = np.sum(#2)  ∇=1 (float64)
+        3. 5 (float64) = np.sum(#2)  ∇=ndarray float64 () cpu [1]
     """
     if not isinstance(tape, Tape):
         raise TypeError(

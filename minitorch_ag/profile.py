@@ -178,10 +178,10 @@ class Profile(_instrument.Hook):
 
     def wrap_rule(self, prim: Primitive, position: int,
                   rule: Callable[..., Any]) -> Callable[..., Any]:
-        return self._timed(f"{prim.name}[{position}]", rule, _gradient_bytes)
+        return self._timed(f"{prim.name}[{position}]", rule, _new_bytes)
 
     def wrap_grad_all(self, prim: Primitive, rule: Callable[..., Any]) -> Callable[..., Any]:
-        return self._timed(f"{prim.name}[*]", rule, _gradient_bytes)
+        return self._timed(f"{prim.name}[*]", rule, _new_bytes)
 
     def wrap_engine(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         name = "(backward sweep)" if kind == "sweep" else f"({kind})"
@@ -227,10 +227,13 @@ def _nbytes(x: Any) -> int:
 
 
 def _new_bytes(out: Any, args: tuple) -> int:
-    """Bytes of ``out`` that are new: a view of an argument (``reshape``) allocates nothing."""
+    """Bytes of ``out`` that are new: an argument passed through (a rule returning ``dy``) or
+    a view of one (``reshape``) allocates nothing."""
     if isinstance(out, (tuple, list)):
         return sum(_new_bytes(v, args) for v in out)
     out = tensor.raw(out)
+    if any(out is tensor.raw(a) for a in args):  # an argument passed through (dy, often)
+        return 0
     base = getattr(out, "base", None)
     if base is not None:
         xp = array_module(out)
@@ -240,10 +243,6 @@ def _new_bytes(out: Any, args: tuple) -> int:
                 a = tensor.raw(a)
                 if hasattr(a, "shape") and share(out, a):
                     return 0
-    return _nbytes(out)
-
-
-def _gradient_bytes(out: Any, args: tuple) -> int:
     return _nbytes(out)
 
 

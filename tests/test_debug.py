@@ -210,3 +210,16 @@ def test_draw_refuses_an_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match=r"draw\(tape, path\): cannot tell the format from "
                                          r"the extension '.jpg'.*use .dot or .gv"):
         ag.draw(diff(lambda: np.sum(x)), tmp_path / "g.jpg")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_docstring_examples_of_the_tools_run():
+    import doctest
+    import importlib
+
+    # ag.profile is the function; the module of the same name is reached by its full name.
+    profile = importlib.import_module("minitorch_ag.profile")
+    anomaly = importlib.import_module("minitorch_ag.anomaly")
+    for module in (agdebug, profile, anomaly):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
