@@ -59,7 +59,9 @@ def parse_device(device: str | None) -> tuple[str, int]:
     if kind == "cuda":
         kind = "gpu"
     if kind not in ("cpu", "gpu") or (index and not index.isdigit()):
-        raise ValueError(f"device {device!r}: expected 'cpu', 'gpu' or 'gpu:<index>'")
+        raise ValueError(
+            f"to_device: device {device!r}: expected 'cpu', 'gpu' or 'gpu:<index>' (e.g. 'gpu:0')"
+        )
     return kind, int(index or 0)
 
 

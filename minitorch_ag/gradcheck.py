@@ -113,7 +113,12 @@ def gradcheck(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: float 
         raise ValueError(f"gradcheck: order must be 1 or 2; got {order}")
     argnums = tuple(i for i, a in enumerate(args) if _has_float_leaf(a))
     if not argnums:
-        raise ValueError("gradcheck: no floating-point argument to check")
+        kinds = ", ".join(type(a).__name__ if not hasattr(a, "dtype") else f"{type(a).__name__} "
+                          f"of {a.dtype}" for a in args) or "no arguments"
+        raise ValueError(
+            f"gradcheck: no floating-point argument to check (got {kinds}); pass the point as "
+            f"floats, e.g. np.asarray(x, dtype=float)"
+        )
     analytic = grad(f, argnum=argnums)(*args)
     for i, g in zip(argnums, analytic, strict=True):
         _check_argument(f, args, i, g, eps, rtol, atol)

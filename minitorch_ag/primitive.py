@@ -72,11 +72,34 @@ def primitive(
         >>> float(ag.grad(lambda a: hypot(a, 4.0))(3.0))
         0.6
     """
+    _check_rules(fn, grads, grad_all)
     fn = _underlying(fn)
     prim = Primitive(fn, grads, name=name, grad_all=grad_all, ufunc=isinstance(fn, np.ufunc),
                      adapter=adapter)
     register(fn, prim)
     return _wrap(prim)
+
+
+def _check_rules(fn: Any, grads: tuple, grad_all: Any) -> None:
+    """Refuse, at registration, what would otherwise fail obscurely in a backward pass."""
+    label = getattr(fn, "__name__", type(fn).__name__)
+    if not callable(fn):
+        raise TypeError(f"primitive(fn, ...): fn must be a function; got {type(fn).__name__}")
+    for k, rule in enumerate(grads):
+        if rule is not None and not callable(rule):
+            raise TypeError(
+                f"primitive({label}, ...): the gradient rule for argument {k} must be a "
+                f"function rule(dy, y, *args) or None; got {type(rule).__name__}"
+            )
+    if grad_all is not None and grads:
+        raise TypeError(
+            f"primitive({label}, ...): give either one rule per argument or grad_all=, not both"
+        )
+    if grad_all is not None and not callable(grad_all):
+        raise TypeError(
+            f"primitive({label}, grad_all=...): grad_all must be a function returning every "
+            f"argument's gradient; got {type(grad_all).__name__}"
+        )
 
 
 def zerograd(fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
@@ -91,6 +114,8 @@ def zerograd(fn: Callable[..., Any], name: str | None = None) -> Callable[..., A
         >>> floor(ag.Param(np.array([1.5, -0.5])))
         array([ 1., -1.])
     """
+    if not callable(fn):
+        raise TypeError(f"zerograd(fn): fn must be a function; got {type(fn).__name__}")
     fn = _underlying(fn)
     prim = Primitive(fn, (), name=name, zerograd=True, ufunc=isinstance(fn, np.ufunc))
     register(fn, prim)

@@ -1,0 +1,571 @@
+"""Looking inside a tape: listing its nodes, inspecting them one by one, drawing the graph.
+
+``ag.show(tape)`` prints the nodes in creation order, as the AutoGrad.jl README does::
+
+    1. P(ndarray float64 (2, 3) cpu)  ∇=ndarray float64 (2, 3) cpu
+    2. ndarray float64 (2, 4) cpu = np.matmul(#1, ndarray float64 (3, 4) cpu)  ∇=...
+
+Each line gives the node's number, a summary of its value (type, dtype, shape, device; the
+value itself for a scalar), the primitive and its arguments (earlier nodes by number,
+constants summarised, Params as ``P(...)``) and, once the backward pass has run, the gradient
+that reached it. ``print(tape)`` keeps the short ``T(14.0)`` (API.md).
+
+The backward sweep releases each intermediate node as it passes it (DESIGN.md §4), so after
+``grad(tape, p)`` only the leaves are left to show. ``ag.show(tape, grads=True)`` runs the
+sweep itself first, keeping every node and its gradient; ``grad`` afterwards returns the
+very same gradients without sweeping again.
+
+``ag.nodes(tape)`` gives the nodes as :class:`NodeView` objects (value, parents, gradient,
+primitive, ``dump()``) for interactive digging, and ``ag.draw(tape, path)`` writes the graph
+as Graphviz DOT or renders it as PNG/SVG (with Graphviz's ``dot`` when installed, otherwise
+with matplotlib).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from .backend import array_module
+from .tape import ITEM, Tape, backward, seed_like
+from .tensor import Param, raw
+
+__all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot"]
+
+
+# ----------------------------------------------------------------------------------------
+# Summaries of values
+# ----------------------------------------------------------------------------------------
+
+
+def _device(v: Any) -> str:
+    if array_module(v) is np:
+        return "cpu"
+    device = getattr(v, "device", None)
+    return f"gpu:{getattr(device, 'id', 0)}"
+
+
+def _number(v: Any) -> str:
+    text = f"{v:.6g}" if isinstance(v, (float, np.floating)) else repr(v)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def summary(v: Any) -> str:
+    """A short description of a value: type, dtype, shape and device; the number for scalars.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.debug import summary
+        >>> summary(np.zeros((2, 3), dtype=np.float32)), summary(np.float64(2.5))
+        ('ndarray float32 (2, 3) cpu', '2.5 (float64)')
+    """
+    v = raw(v)
+    if v is None:
+        return "None"
+    if isinstance(v, (tuple, list)):
+        inner = ", ".join(summary(x) for x in v[:4]) + (", ..." if len(v) > 4 else "")
+        return f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
+    if hasattr(v, "to_dense") and hasattr(v, "indices"):  # a Sparse gradient
+        return f"Sparse {summary(v.values)} at {len(v.indices)} rows"
+    shape = getattr(v, "shape", None)
+    dtype = getattr(v, "dtype", None)
+    if shape is None or dtype is None:
+        return f"{_number(v)} ({type(v).__name__})" if isinstance(v, (int, float, complex)) \
+            else _number(v)
+    if isinstance(v, np.generic):
+        return f"{_number(v.item())} ({dtype})"
+    text = f"{type(v).__name__} {dtype} {tuple(shape)} {_device(v)}"
+    if int(np.prod(shape)) == 1:
+        text += f" [{_number(v.ravel()[0].item())}]"
+    return text
+
+
+# ----------------------------------------------------------------------------------------
+# Nodes
+# ----------------------------------------------------------------------------------------
+
+
+class NodeView:
+    """One node of a tape, for reading: what it holds and where it came from.
+
+    Attributes:
+        number: its position on the tape, counting from 1 (as printed by ``show``).
+        node: the underlying ``Result``.
+    """
+
+    __slots__ = ("number", "node", "_numbers", "_views")
+
+    def __init__(self, number: int, node: Any, numbers: dict[int, int],
+                 views: dict[int, NodeView]) -> None:
+        self.number = number
+        self.node = node
+        self._numbers = numbers
+        self._views = views
+
+    @property
+    def value(self) -> Any:
+        """The value the node computed (the plain array, whatever tape it is on)."""
+        return raw(self.node.value)
+
+    @property
+    def primitive(self) -> str | None:
+        """The name of the primitive (``"np.matmul"``); ``None`` for a leaf."""
+        prim = self.node.prim
+        return None if prim is None else prim.name
+
+    @property
+    def param(self) -> Param | None:
+        """The ``Param`` this leaf stands for, if it is one."""
+        args = self.node.args
+        if self.node.prim is None and args and isinstance(args[0], Param):
+            return args[0]
+        return None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a Param's leaf or an argument of the function interface."""
+        return self.node.prim is None
+
+    @property
+    def parents(self) -> tuple[NodeView | None, ...]:
+        """The nodes of the tracked arguments, aligned with ``args`` (``None`` for constants)."""
+        if self.is_leaf or self.node.parents is None:
+            return ()
+        return tuple(None if p is None else self._views.get(id(p)) for p in self.node.parents)
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """The argument values the gradient rules receive (``()`` once released)."""
+        if self.is_leaf or self.node.args is None:
+            return ()
+        return tuple(raw(a) for a in self.node.args)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the call."""
+        return dict(self.node.kwargs or {})
+
+    @property
+    def gradient(self) -> Any:
+        """The gradient that reached this node in the backward pass, or ``None``."""
+        g = self.node.outgrad
+        return g if isinstance(g, list) else raw(g)
+
+    def _call(self) -> str:
+        node = self.node
+        if node.prim is None:
+            p = self.param
+            return f"P({summary(self.value)})" if p is not None else f"leaf({summary(self.value)})"
+        if node.args is None:
+            return f"{summary(self.value)} = {node.prim.name}(released)"
+        if node.prim is ITEM:
+            return f"{summary(self.value)} = #{self._numbers.get(id(node.parents[0]), '?')}" \
+                f"[{node.args[1]}]"
+        parts = []
+        for pos, a in enumerate(node.args):
+            parent = node.parents[pos] if node.parents else None
+            if parent is not None:
+                parts.append(f"#{self._numbers.get(id(parent), '?')}")
+            else:
+                parts.append(summary(a))
+        parts += [f"{k}={_short(v)}" for k, v in (node.kwargs or {}).items()]
+        return f"{summary(self.value)} = {node.prim.name}({', '.join(parts)})"
+
+    def line(self) -> str:
+        """The node as one line of ``show``."""
+        g = self.node.outgrad
+        grad = "" if g is None else f"  ∇={summary(self.gradient)}"
+        return f"{self.number}. {self._call()}{grad}"
+
+    def dump(self, file: TextIO | None = None) -> None:
+        """Print everything the node holds (the seed's ``dump``), values abbreviated."""
+        lines = [f"node {self.number}: {self.primitive or ('Param' if self.param else 'leaf')}",
+                 f"  value:    {summary(self.value)}  {_preview(self.value)}"]
+        for pos, a in enumerate(self.args):
+            parent = self.parents[pos] if self.parents else None
+            ref = f"#{parent.number} " if parent is not None else "constant "
+            lines.append(f"  arg {pos}:    {ref}{summary(a)}  {_preview(a)}")
+        for k, v in self.kwargs.items():
+            lines.append(f"  {k}= {_short(v)}")
+        lines.append(f"  gradient: {summary(self.gradient)}  {_preview(self.gradient)}")
+        print("\n".join(lines), file=file or sys.stdout)
+
+    def __repr__(self) -> str:
+        return f"<node {self.line()}>"
+
+
+def _short(v: Any) -> str:
+    v = raw(v)
+    if hasattr(v, "shape") and not isinstance(v, np.generic):
+        return summary(v)
+    text = repr(v)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _preview(v: Any) -> str:
+    v = raw(v)
+    if v is None or isinstance(v, (tuple, list)):
+        return ""
+    with np.printoptions(precision=4, threshold=8, edgeitems=2, linewidth=60):
+        text = str(v if array_module(v) is np else v.get()).replace("\n", " ")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Listing:
+    """What ``show`` prints: the nodes and a note on what the listing can and cannot show.
+
+    ``str(listing)`` is the text; ``listing[k]`` is node number ``k`` (as printed, from 1);
+    iterating gives the :class:`NodeView` objects in order.
+    """
+
+    def __init__(self, tape: Tape, views: list[NodeView], notes: list[str]) -> None:
+        self.tape = tape
+        self.nodes = views
+        self.notes = notes
+
+    def __getitem__(self, number: int) -> NodeView:
+        for v in self.nodes:
+            if v.number == number:
+                return v
+        raise KeyError(
+            f"listing[{number}]: no node numbered {number} (numbers shown: "
+            f"{', '.join(str(v.number) for v in self.nodes) or 'none'})"
+        )
+
+    def __iter__(self) -> Iterator[NodeView]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __str__(self) -> str:
+        tape = self.tape
+        head = f"Tape at level {tape.level}: {len(tape.nodes)} nodes, value {summary(tape.value)}"
+        result = tape.result
+        if result is not None:
+            for v in self.nodes:
+                if v.node is result:
+                    head += f" (node {v.number})"
+        lines = [head, *(v.line() for v in self.nodes), *(f"({n})" for n in self.notes)]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _views(tape: Tape) -> tuple[list[NodeView], int]:
+    numbers: dict[int, int] = {}
+    views: dict[int, NodeView] = {}
+    out = []
+    released = 0
+    for i, node in enumerate(tape.nodes):
+        if node is None:
+            released += 1
+            continue
+        numbers[id(node)] = i + 1
+        view = NodeView(i + 1, node, numbers, views)
+        views[id(node)] = view
+        out.append(view)
+    return out, released
+
+
+def _sweep_keeping(tape: Tape) -> None:
+    """The backward pass ``grad`` would run, but keeping every node and its gradient."""
+    backward(tape, [(tape.result, seed_like(raw(tape.value)))], retain=True)
+    tape.swept = True
+
+
+def nodes(tape: Tape, grads: bool = False) -> list[NodeView]:
+    """The nodes of ``tape`` in creation order, as :class:`NodeView` objects.
+
+    With ``grads=True`` the backward pass is run first, keeping every gradient (see ``show``).
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> t = ag.diff(lambda: np.sum(x * x))
+        >>> [n.primitive for n in ag.nodes(t)]
+        [None, 'np.multiply', 'np.sum']
+    """
+    return listing(tape, grads=grads).nodes
+
+
+def listing(tape: Tape, grads: bool = False) -> Listing:
+    """The nodes of ``tape`` as a :class:`Listing` (what :func:`show` prints).
+
+    Args:
+        tape: a Tape from ``diff``.
+        grads: run the backward pass first, keeping every node's gradient, when it has not
+            run yet. ``grad(tape, p)`` then returns the same gradients without a new sweep.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> print(ag.listing(ag.diff(lambda: np.sum(x * x)), grads=True))
+        Tape at level 1: 3 nodes, value 5 (float64) (node 3)
+        1. P(ndarray float64 (2,) cpu)  ∇=ndarray float64 (2,) cpu
+        2. ndarray float64 (2,) cpu = np.multiply(#1, #1)  ∇=ndarray float64 (2,) cpu
+        3. 5 (float64) = np.sum(#2)  ∇=ndarray float64 () cpu [1]
+    """
+    if not isinstance(tape, Tape):
+        raise TypeError(
+            f"show/listing/nodes(tape): expected the Tape returned by ag.diff; got "
+            f"{type(tape).__name__}"
+        )
+    notes = []
+    if tape.is_live():
+        notes.append("the tape is still recording: nodes so far, no gradients yet")
+    elif grads and not tape.swept:
+        if tape.result is not None:
+            _sweep_keeping(tape)
+        else:
+            notes.append("the result does not depend on any Param: there are no gradients")
+    views, released = _views(tape)
+    if released:
+        notes.append(
+            f"{released} intermediate nodes were released by the backward pass that "
+            f"grad(tape, ...) ran; call ag.show(tape, grads=True) before the first grad() to "
+            f"keep them"
+        )
+    return Listing(tape, views, notes)
+
+
+def show(tape: Tape, grads: bool = False, file: TextIO | None = None) -> None:
+    """Print the nodes of ``tape`` in order: number, value, primitive and arguments, gradient.
+
+    Args:
+        tape: a Tape from ``diff``.
+        grads: run the backward pass first (keeping every node) so that each node shows the
+            gradient that reached it; without it, gradients show only where a sweep has
+            already left them (the leaves, after ``grad``).
+        file: where to print (default ``sys.stdout``).
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> ag.show(ag.diff(lambda: np.sum(np.exp(x))))
+        Tape at level 1: 3 nodes, value 10.1073 (float64) (node 3)
+        1. P(ndarray float64 (2,) cpu)
+        2. ndarray float64 (2,) cpu = np.exp(#1)
+        3. 10.1073 (float64) = np.sum(#2)
+    """
+    print(listing(tape, grads=grads), file=file or sys.stdout)
+
+
+# ----------------------------------------------------------------------------------------
+# Drawing
+# ----------------------------------------------------------------------------------------
+
+
+def _label(view: NodeView, grads: bool) -> str:
+    if view.is_leaf:
+        head = f"#{view.number} {'P' if view.param is not None else 'leaf'}"
+    elif view.node.prim is ITEM:
+        head = f"#{view.number} output {view.node.args[1]}"
+    else:
+        head = f"#{view.number} {view.primitive}"
+    text = f"{head}\n{summary(view.value)}"
+    if grads and view.node.outgrad is not None:
+        text += f"\n∇ {summary(view.gradient)}"
+    return text
+
+
+def _graph(tape: Tape, grads: bool) -> tuple[list[NodeView], list[tuple[str, str, str, bool]],
+                                               dict[str, str]]:
+    """Nodes, edges (source id, target id, label, from a constant) and constants' labels."""
+    views = listing(tape, grads=grads).nodes
+    edges = []
+    constants = {}
+    for v in views:
+        node = v.node
+        if v.is_leaf or node.args is None:
+            continue
+        if node.prim is ITEM:
+            parent = node.parents[0]
+            edges.append((f"n{v._numbers.get(id(parent), 0)}", f"n{v.number}", "", False))
+            continue
+        for pos, a in enumerate(node.args):
+            parent = node.parents[pos] if node.parents else None
+            if parent is not None:
+                edges.append((f"n{v._numbers.get(id(parent), 0)}", f"n{v.number}", str(pos),
+                              False))
+            elif hasattr(raw(a), "shape") and not isinstance(raw(a), np.generic):
+                cid = f"c{v.number}_{pos}"
+                constants[cid] = summary(a)
+                edges.append((cid, f"n{v.number}", str(pos), True))
+    return views, edges, constants
+
+
+def _dot_text(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def to_dot(tape: Tape, grads: bool = False) -> str:
+    """The computational graph of ``tape`` as Graphviz DOT source.
+
+    Params are blue ellipses, the result has a double border, constant array arguments are
+    grey; edges carry the argument position.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> print(ag.debug.to_dot(ag.diff(lambda: np.sum(x * 2.0))).splitlines()[0])
+        digraph tape {
+    """
+    views, edges, constants = _graph(tape, grads)
+    out = ["digraph tape {", '  rankdir=TB;',
+           '  node [fontname="Helvetica", fontsize=10, shape=box, style="rounded,filled", '
+           'fillcolor="#f5f5f5"];', '  edge [fontname="Helvetica", fontsize=8];']
+    for v in views:
+        attrs = [f'label="{_dot_text(_label(v, grads))}"']
+        if v.is_leaf:
+            attrs += ["shape=ellipse", 'fillcolor="#cfe2ff"']
+        if v.node is tape.result:
+            attrs += ["peripheries=2", 'fillcolor="#d1e7dd"']
+        out.append(f"  n{v.number} [{', '.join(attrs)}];")
+    for cid, text in constants.items():
+        out.append(f'  {cid} [label="{_dot_text(text)}", shape=plaintext, style="", '
+                   f'fontcolor="#666666"];')
+    for src, dst, label, const in edges:
+        style = ', style=dashed, color="#999999"' if const else ""
+        out.append(f'  {src} -> {dst} [label="{label}"{style}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def draw(tape: Tape, path: str | os.PathLike[str], grads: bool = False) -> str:
+    """Draw the computational graph of ``tape`` into ``path``; return the path.
+
+    ``.dot`` / ``.gv`` writes Graphviz DOT source. ``.png``, ``.svg`` and ``.pdf`` are rendered
+    by Graphviz's ``dot`` when it is installed, otherwise by matplotlib with a layered layout
+    (leaves on top, the result at the bottom).
+
+    Args:
+        tape: a Tape from ``diff``.
+        path: the file to write; its extension chooses the format.
+        grads: run the backward pass first and label every node with its gradient.
+
+    Example:
+        >>> import os, tempfile, numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> path = os.path.join(tempfile.mkdtemp(), "graph.dot")
+        >>> ag.draw(ag.diff(lambda: np.sum(x * x)), path) == path
+        True
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".dot", ".gv"):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(to_dot(tape, grads))
+        return path
+    if ext not in (".png", ".svg", ".pdf"):
+        raise ValueError(
+            f"draw(tape, path): cannot tell the format from the extension {ext!r} of {path!r}; "
+            f"use .dot or .gv (Graphviz source), .png, .svg or .pdf"
+        )
+    dot = shutil.which("dot")
+    if dot is not None:
+        _render_graphviz(dot, to_dot(tape, grads), path, ext[1:])
+    else:
+        _render_matplotlib(tape, path, grads)
+    return path
+
+
+def _render_graphviz(dot: str, source: str, path: str, fmt: str) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False, encoding="utf-8") as fh:
+        fh.write(source)
+    try:
+        subprocess.run([dot, f"-T{fmt}", fh.name, "-o", path], check=True,
+                       capture_output=True, timeout=60)
+    finally:
+        os.unlink(fh.name)
+
+
+def _layers(views: list[NodeView], edges: list[tuple[str, str, str, bool]]) -> dict[str, int]:
+    """Layer of each graph node: leaves at 0, every other node one below its lowest parent."""
+    incoming: dict[str, list[str]] = {}
+    for src, dst, _, const in edges:
+        if not const:
+            incoming.setdefault(dst, []).append(src)
+    layer: dict[str, int] = {}
+    for v in views:  # creation order is topological
+        key = f"n{v.number}"
+        layer[key] = 1 + max((layer.get(p, 0) for p in incoming.get(key, [])), default=-1)
+    consumers: dict[str, list[str]] = {}
+    for src, dst, _, _ in edges:
+        consumers.setdefault(src, []).append(dst)
+    for key in list(layer):  # a leaf sits just above its first consumer, not at the top
+        if key not in incoming and key in consumers:
+            layer[key] = max(min(layer[d] for d in consumers[key]) - 1, 0)
+    for src, dst, _, const in edges:
+        if const:
+            layer[src] = max(layer[dst] - 1, 0)
+    top = min(layer.values(), default=0)
+    return {k: v - top for k, v in layer.items()}
+
+
+def _render_matplotlib(tape: Tape, path: str, grads: bool) -> None:
+    import matplotlib  # noqa: PLC0415 - optional, and only needed here
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    views, edges, constants = _graph(tape, grads)
+    layer = _layers(views, edges)
+    labels = {f"n{v.number}": _label(v, grads) for v in views}
+    labels.update(constants)
+    rows: dict[int, list[str]] = {}
+    for key in labels:
+        rows.setdefault(layer[key], []).append(key)
+    sources: dict[str, list[str]] = {}
+    for src, dst, _, _ in edges:
+        sources.setdefault(dst, []).append(src)
+    x: dict[str, float] = {}
+    for depth in sorted(rows):  # order each row by its parents' mean position
+        row = rows[depth]
+        row.sort(key=lambda k: (np.mean([x[s] for s in sources.get(k, []) if s in x])
+                                if any(s in x for s in sources.get(k, [])) else -1.0))
+        for i, key in enumerate(row):
+            x[key] = i - (len(row) - 1) / 2
+    width = max(len(r) for r in rows.values()) if rows else 1
+    fig, ax = plt.subplots(figsize=(max(4.0, 2.8 * width), max(3.0, 1.25 * len(rows))))
+    ax.set_xlim(-width / 2 - 0.2, width / 2 + 0.2)
+    ax.set_ylim(-max(rows, default=0) - 0.6, 0.6)
+    ax.axis("off")
+    def half_height(key: str) -> float:  # in points: 8-point lines plus the box padding
+        return 6.0 + 5.5 * labels[key].count("\n") + 5.5
+
+    for src, dst, label, const in edges:
+        a, b = (x[src], -layer[src]), (x[dst], -layer[dst])
+        ax.annotate("", xy=b, xytext=a, arrowprops={
+            "arrowstyle": "-|>", "color": "#999999" if const else "#444444",
+            "linestyle": "--" if const else "-", "shrinkA": half_height(src),
+            "shrinkB": half_height(dst) + 2, "lw": 1})
+        if label:
+            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, label, fontsize=7, color="#aa3333",
+                    ha="center", va="center")
+    result_key = next((f"n{v.number}" for v in views if v.node is tape.result), None)
+    for key, text in labels.items():
+        if key.startswith("c"):
+            style = {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb"}
+            color = "#666666"
+        elif key == result_key:
+            style = {"boxstyle": "round,pad=0.3", "fc": "#d1e7dd", "ec": "#1e6b3a", "lw": 2}
+            color = "black"
+        elif text.split("\n")[0].split(" ")[1] in ("P", "leaf"):
+            style = {"boxstyle": "round4,pad=0.3", "fc": "#cfe2ff", "ec": "#335c99"}
+            color = "black"
+        else:
+            style = {"boxstyle": "round,pad=0.3", "fc": "#f5f5f5", "ec": "#444444"}
+            color = "black"
+        ax.text(x[key], -layer[key], text, ha="center", va="center", fontsize=8, color=color,
+                bbox=style, zorder=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
