@@ -386,7 +386,10 @@ for _name, _ufunc in (("neg", np.negative), ("pos", np.positive), ("abs", np.abs
 
 def _pow(self: Tensor, other: Any, mod: Any = None) -> Any:
     if mod is not None:
-        raise TypeError("pow(x, y, mod): the three-argument form has no gradient rule")
+        raise TypeError(
+            f"pow(x, y, mod): the three-argument form has no gradient rule (x: "
+            f"{_describe(self)}); write (x ** y) % mod instead"
+        )
     return call(PRIMITIVES[np.power], (self, other), _NOKW)
 
 
@@ -867,7 +870,7 @@ def _recordable_kwargs(prim: Primitive, args: tuple, kwargs: dict) -> tuple[tupl
             while positional and positional[-1] is inspect.Parameter.empty:
                 positional.pop()
             return tuple(positional), rest
-    names = ", ".join(k for k, v in kwargs.items() if is_tracked(v))
+    names = ", ".join(f"{k} ({_describe(v)})" for k, v in kwargs.items() if is_tracked(v))
     raise TypeError(
         f"{prim.name}: the tracked Tensor given as keyword argument {names} cannot be "
         f"differentiated there; pass it positionally"
