@@ -383,3 +383,58 @@ def test_docstring_examples_run():
     for name in ("minitorch_ag.device", "minitorch_ag.backend"):
         result = doctest.testmod(sys.modules[name])
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def test_cpu_training_step_calls_to_device_only_for_the_batch():
+    """On a GPU each to_device call is a copy: a step must make none beyond its batch's."""
+    from minitorch_ag.datasets import minibatch  # noqa: PLC0415
+    from minitorch_ag.nn import functional as F  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    model = Chain(Linear(6, 8, activation=F.relu, rng=0), Linear(8, 3, rng=1))
+    batches = iter(minibatch(x, y, 8))  # the default device: the CPU
+
+    def step():
+        xb, yb = next(batches)
+        tape = ag.diff(lambda: F.cross_entropy(model(xb), yb))
+        for p in ag.params(model):
+            update_(p, ag.grad(tape, p), Adam(lr=0.01))
+        return ag.value(tape)
+
+    step()  # the first step creates Adam's state
+    with ag.count_transfers() as count:
+        step()
+    assert (count.calls, count.copies) == (2, 0)
+
+
+def test_same_seed_same_weights_and_batch_order():
+    from minitorch_ag.datasets import minibatch  # noqa: PLC0415
+
+    a, b = Linear(5, 4, rng=3), Linear(5, 4, rng=3)
+    for p, q in zip(ag.params(a), ag.params(b), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)
+    x = np.arange(20.0).reshape(10, 2)
+    first = [xb[:, 0].tolist() for xb in minibatch(x, batchsize=3, shuffle=True, rng=9)]
+    again = [xb[:, 0].tolist() for xb in minibatch(x, batchsize=3, shuffle=True, rng=9)]
+    assert first == again and first != [xb[:, 0].tolist() for xb in minibatch(x, batchsize=3)]
+
+
+def test_param_and_minibatch_on_a_cpu_default_stay_numpy(fake_gpu):
+    from minitorch_ag.datasets import minibatch  # noqa: PLC0415
+
+    assert type(ag.Param(np.ones(2)).value) is np.ndarray
+    assert next(iter(minibatch(np.ones((4, 2)), batchsize=2))).__class__ is np.ndarray
+    with ag.device("gpu"):
+        assert _moved(ag.Param(np.ones(2)).value)
+        batches = minibatch(np.ones((4, 2)), batchsize=2)
+    assert batches.device == "gpu:0"
+
+
+def test_minibatch_refuses_a_missing_gpu_when_made():
+    if HAS_GPU:
+        pytest.skip("a GPU is usable here")
+    from minitorch_ag.datasets import minibatch  # noqa: PLC0415
+
+    with pytest.raises(RuntimeError, match=r"minibatch\('gpu'\): the GPU needs CuPy|no GPU"):
+        minibatch(np.ones((4, 2)), batchsize=2, device="gpu")
