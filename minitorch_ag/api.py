@@ -96,12 +96,12 @@ def _finish(g: Any, like: Any) -> Any:
     if g is None or isinstance(g, Tensor):
         return g
     if isinstance(g, Sparse):
-        if is_array(g.values) and not g.values.flags.writeable:
+        if is_array(g.values) and not getattr(g.values.flags, "writeable", True):  # (CuPy: none)
             return Sparse(g.shape, g.indices, g.values.copy())
         return g
     if isinstance(like, numbers.Number) and not isinstance(like, np.generic):
         return complex(g) if isinstance(like, complex) else float(g)
-    if is_array(g) and not g.flags.writeable:
+    if is_array(g) and not getattr(g.flags, "writeable", True):
         return g.copy()
     return g
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_array
+from .backend import is_array, on_default_device
 from .registry import PRIMITIVES, Primitive
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
@@ -419,7 +419,8 @@ class Param(Tensor):
     Outside ``diff`` a Param acts like its value (``x + 1`` is a plain array). ``p.value`` may
     be reassigned or updated in place, except while a ``diff`` that uses ``p`` records (the
     tape holds the old value: reassigning raises ``TypeError``, and the array is read-only
-    then); ``p.opt`` holds an optimizer's state for it.
+    then); ``p.opt`` holds an optimizer's state for it. While the default device is a GPU
+    (``ag.set_device("gpu")``), a NumPy value is moved there; other values stay as given.
 
     Example:
         >>> import numpy as np
@@ -441,7 +442,7 @@ class Param(Tensor):
             )
         if isinstance(value, (list, tuple)):
             value = np.asarray(value)
-        self.value = value
+        self.value = on_default_device(value)  # a host array goes to a GPU default device
         self.opt: Any = None
 
     def __repr__(self) -> str:
