@@ -62,32 +62,30 @@ def fail(message: str) -> None:
 
 
 def check_device(device: str) -> str:
-    """``device`` if this machine can use it; otherwise a clear exit.
+    """``device`` if this machine can use it; otherwise a clear exit (status 1).
 
     The CPU always works. A GPU needs CuPy and a device; asking for one without them ends the
     script with a message rather than a traceback from deep inside the first batch.
     """
-    if device == "cpu":
-        return device
-    try:
-        from minitorch_ag.backend import to_device
+    import minitorch_ag as ag
+    from minitorch_ag.backend import parse_device
 
-        to_device(np.zeros(1), device)
-    except (ImportError, ModuleNotFoundError, RuntimeError, ValueError, OSError) as e:
-        fail(f"--device {device} is not usable here: {e}")
+    try:
+        kind, _ = parse_device(device)
+    except ValueError as e:
+        fail(f"--device: {e}")
+    if kind == "gpu" and not ag.gpu_available(device):
+        fail(f"--device {device}: no usable GPU here (the GPU needs CuPy and a CUDA device: "
+             f"pip install 'minitorch_ag[gpu]')")
     return device
 
 
 def to_device(obj, device: str):
-    """Move a model, Param or array to ``device`` (``ag.to_device`` when it is available)."""
-    if device == "cpu":
-        return obj
+    """``ag.to_device(obj, device)``: a model, Param, array or container of them on
+    ``device`` (Params and models move in place; arrays and tuples come back as new ones)."""
     import minitorch_ag as ag
 
-    move = getattr(ag, "to_device", None)
-    if move is None:
-        fail("this version of minitorch_ag has no ag.to_device; only --device cpu works")
-    return move(obj, device)
+    return ag.to_device(obj, device)
 
 
 def mnist_split(no_download: bool):

@@ -1,16 +1,22 @@
 """Extending minitorch_ag with a new primitive: the AutoGrad.jl README's ``hypot`` example.
 
-AutoGrad.jl's README defines ``@primitive hypot(x1, x2),dy,y (dy.*x1./y) (dy.*x2./y)``. Here
-the function is one the tape cannot see into: ``math.hypot`` applied element by element (as
-code from a C library would be). Recording it as it stands fails, with an error that points
-to ``ag.primitive``; registered with the README's two gradient rules, it differentiates, and
-since the rules are written with NumPy operations on their inputs, so do its gradients
-(second order). Every step is checked with ``ag.gradcheck`` against finite differences, and
-against the library's own rule for ``np.hypot``.
+AutoGrad.jl's README defines ``@primitive hypot(x1, x2),dy,y (dy.*x1./y) (dy.*x2./y)``. This
+script does the same with ``ag.primitive`` and shows why one would:
+
+- a function the tape cannot see into (here ``math.hypot`` applied element by element, as code
+  from a C library would be) cannot be recorded: turning the tracked argument into a plain
+  array is refused, since its gradient would be lost;
+- a function the tape *can* trace, such as a hypot that scales by the larger magnitude to
+  avoid overflow, records every operation inside it (and the gradients of ``max``/``min``);
+  as a primitive it is one node with the README's two-line gradient;
+- since the rules are written with NumPy operations on their inputs, the primitive's own
+  gradients are differentiable: second derivatives work. Everything is checked with
+  ``ag.gradcheck`` against finite differences, and against the library's rule for
+  ``np.hypot``.
 
 Then the primitive is put to work: the geometric median of a cloud of points (the point whose
-summed distance to them is least) is found by ``--epochs`` steps of gradient descent on
-``sum(hypot(px - x, py - y))``, and compared with Weiszfeld's fixed-point iteration. The last
+mean distance to them is least) is found by ``--epochs`` steps of gradient descent on
+``mean(hypot(px - x, py - y))``, and compared with Weiszfeld's fixed-point iteration. The last
 line is the summary:
 
     custom_primitive: gradcheck passed (orders 1 and 2); geometric median within 1.7e-10 of
@@ -26,26 +32,48 @@ from tqdm import tqdm
 import minitorch_ag as ag
 from minitorch_ag import Param, axpy_, diff, grad
 
-# The function: element-wise math.hypot, opaque to the tape (np.vectorize converts its
-# arguments to plain arrays, which a tracked value refuses to become while recording).
-elementwise_hypot = np.vectorize(math.hypot, otypes=[np.float64])
+
+def stable_hypot(x1, x2):
+    """``sqrt(x1^2 + x2^2)`` without overflow: the larger magnitude times ``sqrt(1 + r^2)``,
+    ``r <= 1`` the ratio of the smaller to the larger (plain NumPy: CPU or GPU arrays)."""
+    a, b = np.abs(x1), np.abs(x2)
+    big, small = np.maximum(a, b), np.minimum(a, b)
+    ratio = small / np.where(big == 0, 1.0, big)
+    return big * np.sqrt(1 + ratio**2)
+
 
 # The README's primitive: one gradient rule per argument, dy * x1 / y and dy * x2 / y.
-hypot = ag.primitive(elementwise_hypot,
+hypot = ag.primitive(stable_hypot,
                      lambda dy, y, x1, x2: dy * x1 / y,
-                     lambda dy, y, x1, x2: dy * x2 / y)
+                     lambda dy, y, x1, x2: dy * x2 / y,
+                     name="hypot")
 
 
 def show_the_error_without_a_rule():
-    """Recording the bare function is refused, and the message says how to fix it."""
-    plain = np.vectorize(math.hypot, otypes=[np.float64])  # the same function, not registered
+    """Recording an opaque function is refused, and the message says how to fix it."""
+    opaque = np.vectorize(math.hypot, otypes=[np.float64])  # converts its arguments to arrays
     x = Param(np.array([3.0, 5.0]))
     try:
-        diff(lambda: np.sum(plain(x, 4.0)))
+        diff(lambda: np.sum(opaque(x, 4.0)))
     except TypeError as e:
-        print(f"without a rule: TypeError: {str(e).splitlines()[0][:90]}...")
+        print(f"math.hypot element by element, recorded: TypeError: {str(e).split(': ')[0]}")
     else:
         fail("recording an opaque function should have raised TypeError")
+
+
+def compare_the_tapes():
+    """The traced function records every operation; the primitive records one node."""
+    x = Param(np.array([3.0, 1e200]))
+    y = np.array([4.0, 1e200])
+    traced = diff(lambda: np.sum(stable_hypot(x, y)))
+    prim = diff(lambda: np.sum(hypot(x, y)))
+    print(f"stable_hypot traced: {len(ag.nodes(traced))} nodes; as a primitive: "
+          f"{len(ag.nodes(prim))} nodes (the Param, hypot, sum):")
+    ag.show(prim)
+    g = grad(prim, x)
+    np.testing.assert_allclose(g, grad(traced, x), rtol=1e-12)
+    np.testing.assert_allclose(g, [0.6, math.sqrt(0.5)], rtol=1e-12)
+    print(f"gradient at (3, 4) and (1e200, 1e200): {g} (no overflow)")
 
 
 def check_gradients(rng):
@@ -60,8 +88,10 @@ def check_gradients(rng):
     builtin = grad(lambda a, b: np.sum(np.sin(np.hypot(a, b)) * a), argnum=(0, 1))(x1, x2)
     for g, h in zip(ours, builtin, strict=True):
         np.testing.assert_allclose(g, h, rtol=1e-12)
+    d2 = grad(grad(lambda a: hypot(a, 4.0)))(3.0)
+    np.testing.assert_allclose(d2, 16 / 125, rtol=1e-12)
     print(f"hypot(3, 4) = {float(hypot(3.0, 4.0))}, d/dx1 = {grad(lambda a: hypot(a, 4.0))(3.0)}"
-          f", d2/dx1^2 = {grad(grad(lambda a: hypot(a, 4.0)))(3.0):.4f} (16/125 = 0.128)")
+          f", d2/dx1^2 = {d2:.4f} (16/125 = 0.128)")
     print("gradcheck: first and second derivatives match finite differences, and the "
           "gradients match np.hypot's built-in rule")
 
@@ -81,6 +111,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
 
     show_the_error_without_a_rule()
+    compare_the_tapes()
     check_gradients(rng)
 
     # a skewed cloud: the median differs from the mean, which outliers pull away

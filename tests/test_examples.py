@@ -176,3 +176,36 @@ def test_mnist_mlp_trains_with_sgd_and_adam(tmp_path):
     if not (DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         assert "training on the first 8000 test images" in proc.stderr
     assert (tmp_path / "mnist_mlp.png").is_file()
+
+
+# ----------------------------------------------------------------------------------------
+# custom_primitive.py, vjp.py, higher_order.py
+# ----------------------------------------------------------------------------------------
+
+
+def test_custom_primitive_checks_hypot_and_finds_the_geometric_median(tmp_path):
+    proc = run_example("custom_primitive.py", "--epochs", "150", out=tmp_path)
+    m = summary(proc, r"custom_primitive: gradcheck passed \(orders 1 and 2\); geometric median "
+                      r"within (\S+) of Weiszfeld's after 150 steps")
+    assert float(m[1]) < 1e-6
+    assert "math.hypot element by element, recorded: TypeError" in proc.stdout
+    assert "as a primitive: 3 nodes" in proc.stdout
+    assert (tmp_path / "custom_primitive.png").is_file()
+
+
+def test_vjp_checks_every_readme_example_and_trains_with_pullbacks(tmp_path):
+    proc = run_example("vjp.py", "--epochs", "100", out=tmp_path)
+    m = summary(proc, r"vjp: (\d+) examples checked; autoencoder error (\S+) -> (\S+), "
+                      r"rosenbrock (\S+) -> (\S+) in 100 epochs")
+    assert int(m[1]) == 6
+    assert float(m[3]) < 0.5 * float(m[2]) and float(m[5]) < float(m[4])
+    assert "const=(1,): ∂x = c, and ∂c is None" in proc.stdout
+
+
+def test_higher_order_newton_converges():
+    proc = run_example("higher_order.py", "--epochs", "30", "--no-plot")
+    m = summary(proc, r"higher_order: derivatives checked; newton: rosenbrock gradient norm (\S+) "
+                      r"after (\d+) steps, logistic regression gradient norm (\S+) after (\d+) "
+                      r"steps")
+    assert float(m[1]) < 1e-10 and float(m[3]) < 1e-10
+    assert "x = [1. 1.]" in proc.stdout
