@@ -209,3 +209,40 @@ def test_higher_order_newton_converges():
                       r"steps")
     assert float(m[1]) < 1e-10 and float(m[3]) < 1e-10
     assert "x = [1. 1.]" in proc.stdout
+
+
+# ----------------------------------------------------------------------------------------
+# charlm.py and vae.py
+# ----------------------------------------------------------------------------------------
+
+
+@needs_shakespeare
+def test_charlm_trains_an_lstm_and_prints_samples(tmp_path):
+    proc = run_example("charlm.py", "--no-download", "--limit", "20000", "--batchsize", "16",
+                       "--seqlen", "32", "--hidden", "64", "--sample-every", "10",
+                       "--sample-length", "40", out=tmp_path)
+    m = summary(proc, r"charlm: validation loss (\S+) nats/char \(perplexity (\S+)\) after 1 "
+                      r"epochs \((\d+) batches\) in \d+ s")
+    loss, batches = float(m[1]), int(m[3])
+    assert batches == 35
+    assert loss < np.log(65) - 0.5, "no better than a uniform guess over the 65 characters"
+    assert "vocabulary of 65" in proc.stdout
+    samples = re.findall(r"--- sample after (\d+) batches", proc.stdout)
+    assert samples == ["10", "20", "30"]
+    assert re.search(r"--- final sample ---\nROMEO:.{40}", proc.stdout, re.S)
+    assert (tmp_path / "charlm.png").is_file()
+
+
+@needs_mnist
+def test_vae_improves_the_held_out_elbo(tmp_path):
+    proc = run_example("vae.py", "--no-download", "--epochs", "2", "--limit", "1000",
+                       "--hidden", "128", "--latent", "8", out=tmp_path)
+    m = summary(proc, r"vae: held-out ELBO (\S+) nats per image \(reconstruction (\S+), KL "
+                      r"(\S+)\) after 2 epochs in \d+ s")
+    elbo, rec, kl = float(m[1]), float(m[2]), float(m[3])
+    assert abs(elbo + rec + kl) < 0.11  # printed to one decimal each
+    assert kl > 0
+    per_epoch = [float(e) for e in re.findall(r"held-out ELBO (\S+) \(", proc.stdout)]
+    assert len(per_epoch) == 2 and per_epoch[1] > per_epoch[0], proc.stdout
+    assert elbo > -784 * np.log(2), "no better than a coin flip per pixel"
+    assert (tmp_path / "vae.png").is_file() and (tmp_path / "vae_samples.png").is_file()
