@@ -13,7 +13,7 @@ and each epoch ends with the loss on the held-out last 10% of the text. The last
 summary, in nats per character and as a perplexity (a uniform guess over the 65 characters
 scores ln 65 = 4.17 nats):
 
-    charlm: validation loss 1.62 nats/char (perplexity 5.05) after 1 epochs (520 batches)
+    charlm: validation loss 1.78 nats/char (perplexity 5.91) after 1 epochs (490 batches) in 222 s
 
 ``--limit N`` trains on the first N characters only (for quick runs and tests).
 """

@@ -118,18 +118,20 @@ def main(argv=None):
     px = np.concatenate([rng.standard_normal(150), 6 + 2 * rng.standard_normal(50)])
     py = np.concatenate([rng.standard_normal(150), -4 + rng.standard_normal(50)])
     target = weiszfeld(px, py)
+    mean = np.array([px.mean(), py.mean()])
     px, py = to_device((px, py), device)
-    m = to_device(Param(np.array([px.mean(), py.mean()], dtype=np.float64)), device)
+    m = to_device(Param(mean.copy()), device)  # start from the mean
     total = lambda: np.mean(hypot(px - m[0], py - m[1]))  # mean distance to the points
     losses, errors = [float(total())], []
     for _ in tqdm(range(args.epochs), desc="geometric median", leave=False):
         loss = diff(total)
         axpy_(-args.lr, grad(loss, m), m)
         losses.append(loss.item())
-        errors.append(float(np.linalg.norm(ag.value(m) - target)))
-    print(f"mean of the points ({float(px.mean()):.3f}, {float(py.mean()):.3f}); geometric "
-          f"median by gradient descent ({m.value[0]:.4f}, {m.value[1]:.4f}), by Weiszfeld "
-          f"({target[0]:.4f}, {target[1]:.4f})")
+        errors.append(float(np.linalg.norm(to_device(ag.value(m), "cpu") - target)))
+    found = to_device(ag.value(m), "cpu")
+    print(f"mean of the points ({mean[0]:.3f}, {mean[1]:.3f}); geometric median by gradient "
+          f"descent ({found[0]:.4f}, {found[1]:.4f}), by Weiszfeld ({target[0]:.4f}, "
+          f"{target[1]:.4f})")
     if not args.no_plot:
         path = plot("custom_primitive.png", "Geometric median by gradient descent on hypot", [
             ("mean distance", {"gradient descent": losses}),

@@ -13,7 +13,7 @@ better); the learning curve goes to examples/out/vae.png and a figure of held-ou
 reconstructions and images decoded from random codes to examples/out/vae_samples.png. The last
 line is the summary:
 
-    vae: held-out ELBO -104.9 nats per image (reconstruction 80.3, KL 24.6) after 10 epochs
+    vae: held-out ELBO -121.7 nats per image (reconstruction 97.7, KL 24.0) after 10 epochs in 24 s
 
 Offline, the model trains on the first 8,000 MNIST test images and is evaluated on the last
 2,000 (a note says so).
