@@ -48,8 +48,11 @@ class Sparse:
         indices = array_module(indices).asarray(indices).reshape(-1)
         if indices.dtype.kind not in "iu":
             raise TypeError(f"Sparse: indices must be integers, got dtype {indices.dtype}")
-        if indices.dtype.kind == "i" and len(indices) and int(indices.min()) < 0:
-            indices = indices % shape[0]  # -1 is the last row: one name per row (coalesce)
+        # -1 is the last row: one name per row (coalesce). On a device, normalised without
+        # looking (reading the minimum back would wait on the device).
+        if indices.dtype.kind == "i" and len(indices) and (
+                array_module(indices) is not np or int(indices.min()) < 0):
+            indices = indices % shape[0]
         expected = (indices.shape[0], *shape[1:])
         if tuple(values.shape) != expected:
             raise ValueError(

@@ -438,3 +438,21 @@ def test_minibatch_refuses_a_missing_gpu_when_made():
 
     with pytest.raises(RuntimeError, match=r"minibatch\('gpu'\): the GPU needs CuPy|no GPU"):
         minibatch(np.ones((4, 2)), batchsize=2, device="gpu")
+
+
+def test_gpu_benchmark_says_what_is_missing():
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu.py"), "--repeat", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=root,
+                         env=dict(os.environ, PYTHONPATH=str(root)))
+    if out.returncode == 0:
+        pytest.skip("CuPy, a GPU and PyTorch CUDA are all here: the benchmark ran")
+    assert out.returncode == 2, out.stderr
+    assert "benchmarks/gpu.py: cannot run on the gpu: missing" in out.stderr
+    if not HAS_GPU:
+        assert "CuPy" in out.stderr or "GPU" in out.stderr

@@ -341,8 +341,13 @@ def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False) -> Any:
 def _reduce(losses: Any, reduction: str, fn: str, count: Any = None) -> Any:
     """Mean (over ``count`` items, default all), sum, or the losses themselves."""
     if reduction == "mean":
-        n = np.size(losses) if count is None else count
-        return np.sum(losses) * (1.0 / n if n else math.nan)
+        if count is None:
+            n = np.size(losses)
+            return np.sum(losses) * (1.0 / n if n else math.nan)
+        # count is a 0-d array (on the losses' device): dividing by it reads nothing back.
+        # No label counted (all ignored): 0 / 0 is NaN, as in PyTorch.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(losses) / count
     if reduction == "sum":
         return np.sum(losses)
     if reduction == "none":
@@ -382,8 +387,9 @@ def _class_rows(x: Any, labels: Any, ignore_index: int, fn: str) -> tuple[Any, A
     if len(xs) > 2:
         x = np.reshape(np.moveaxis(x, 1, -1), (-1, c))
     flat = labels.reshape(-1)
-    bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
-    if bad.any():
+    # Checked for host labels only: on a GPU the check would read the device every step.
+    bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index) if array_module(flat) is np else None
+    if bad is not None and bad.any():
         raise ValueError(f"{fn}: labels must be in [0, {c}) or ignore_index={ignore_index}; "
                          f"got {flat[bad][0]}")
     return x, flat, ls
@@ -482,9 +488,10 @@ def cross_entropy(x: Any, labels: Any, weight: Any = None, ignore_index: int = -
     return _reduce(losses, reduction, fn, _total_weight(flat, ignore_index, w, rows))
 
 
-def _total_weight(labels: Any, ignore_index: int, weight: Any, like: Any) -> float:
-    """The divisor of a mean: how many labels count, or the sum of their class weights."""
-    return float(_row_weights(labels, ignore_index, weight, raw(like).dtype).sum())
+def _total_weight(labels: Any, ignore_index: int, weight: Any, like: Any) -> Any:
+    """The divisor of a mean: how many labels count, or the sum of their class weights (a 0-d
+    array on the labels' device)."""
+    return _row_weights(labels, ignore_index, weight, raw(like).dtype).sum()
 
 
 def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
@@ -518,7 +525,7 @@ def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
     losses = -picked * scale
     if reduction == "none":
         return np.reshape(losses, lshape)
-    return _reduce(losses, reduction, fn, float(scale.sum()))
+    return _reduce(losses, reduction, fn, scale.sum())
 
 
 def mse(x: Any, y: Any, reduction: str = "mean") -> Any:

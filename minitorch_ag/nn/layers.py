@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from ..tensor import Param, raw
 from . import functional as F
 from . import init as _init
@@ -51,9 +52,9 @@ def _weights(shape: tuple[int, ...], bias: bool, init: Initializer | None, rng: 
     if init is None:
         w = _fan_in_uniform(shape, fan_in, gen, dtype)
     else:
-        w = np.asarray(init(shape, rng=gen, dtype=dtype))
-        if w.shape != shape:
-            raise ValueError(f"init returned shape {w.shape}; the weight needs {shape}")
+        w = init(shape, rng=gen, dtype=dtype)  # on the default device: kept there
+        if tuple(np.shape(w)) != shape:
+            raise ValueError(f"init returned shape {np.shape(w)}; the weight needs {shape}")
     b = Param(_fan_in_uniform((shape[0],), fan_in, gen, dtype)) if bias else None
     return Param(w), b
 
@@ -377,14 +378,20 @@ class Embedding:
         if init is None:
             w = _init.gaussian(shape, 1.0, rng=rng, dtype=dtype)
         else:
-            w = np.asarray(init(shape, rng=_init.as_generator(rng), dtype=dtype))
+            w = init(shape, rng=_init.as_generator(rng), dtype=dtype)
+            if tuple(np.shape(w)) != shape:
+                raise ValueError(f"Embedding: init returned shape {np.shape(w)}; the table "
+                                 f"needs {shape}")
         self.weight = Param(w)
 
     def __call__(self, ids: Any) -> Any:
         ids = raw(ids)
         if getattr(ids, "dtype", np.result_type(ids)).kind not in "iu":
             raise TypeError(f"Embedding: ids must be integers; got dtype {np.result_type(ids)}")
-        if np.size(ids) and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+        # The range check reads the ids back: done for host ids only, so that a GPU training
+        # step does not wait on the device for it (out-of-range device ids fail in the lookup).
+        if array_module(ids) is np and np.size(ids) and (
+                ids.min() < 0 or ids.max() >= self.num_embeddings):
             bad = ids.min() if ids.min() < 0 else ids.max()
             raise IndexError(f"Embedding: id {int(bad)} is out of range for a table of "
                              f"{self.num_embeddings} rows")

@@ -339,8 +339,8 @@ def _grad_set_values(dy, y, *arrays):
     """Gradients of set operations (union1d, intersect1d, setdiff1d, setxor1d), whose result
     is sorted distinct values taken from the arrays: each output value's gradient is shared
     by every element of every array that equals it."""
-    xp = _xp(dy)
     out = raw(y[0] if isinstance(y, tuple) else y)
+    xp = _xp(out)  # not dy's: a tuple of gradients when indices are returned too
     g = dy[0] if isinstance(y, tuple) else dy
     if g is None:
         return [None] * len(arrays)

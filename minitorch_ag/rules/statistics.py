@@ -104,6 +104,8 @@ def _order_weights(a, q, y, axis, method, scale, name):
     at = np.reshape(raw(y), np.shape(q) + kept)
     groups = tuple(qdims + ax for ax in axes)
     xp = array_module(v)
+    if not isinstance(q, Tensor) and np.ndim(q):
+        q = xp.asarray(q)  # a host constant meets device values below
     v = np.broadcast_to(v, np.shape(q) + v.shape)
     lo = np.max(v, axis=groups, keepdims=True, where=v <= at, initial=-xp.inf)
     hi = np.min(v, axis=groups, keepdims=True, where=v >= at, initial=xp.inf)

@@ -118,11 +118,6 @@ DEVICE_BUGS = {
     "special:digamma": "rules/special.py:194: the gradient calls scipy.special.polygamma, a "
                        "Python function that converts to NumPy; fix: dispatch to "
                        "cupyx.scipy.special.polygamma for CuPy inputs",
-    "selection:intersect1d-indices": "rules/selection.py:354 _grad_set_values: searchsorted "
-                                     "mixes the device result with a host array",
-    "statistics:nanquantile-axes": _PERCENTILE,
-    **{f"statistics:percentile-array-axis={a}{k}": _PERCENTILE
-       for a in ("None", "-1", "(0, 2)") for k in ("", "-keepdims")},
 }
 
 

@@ -63,8 +63,6 @@ def test_training_step_copies_nothing_to_the_gpu():
     assert count.calls == 0
 
 
-@pytest.mark.xfail(reason="nn/functional.py:386 and :487 read the device every step (see "
-                          "test_simulated.py)", strict=False)
 def test_training_step_synchronises_only_for_the_loss():
     cupyx = pytest.importorskip("cupyx")
     if not hasattr(cupyx, "allow_synchronize"):
