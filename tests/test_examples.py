@@ -246,3 +246,65 @@ def test_vae_improves_the_held_out_elbo(tmp_path):
     assert len(per_epoch) == 2 and per_epoch[1] > per_epoch[0], proc.stdout
     assert elbo > -784 * np.log(2), "no better than a coin flip per pixel"
     assert (tmp_path / "vae.png").is_file() and (tmp_path / "vae_samples.png").is_file()
+
+
+# ----------------------------------------------------------------------------------------
+# --device gpu, on the simulated CuPy of tests/gpu/fake_cupy.py
+# ----------------------------------------------------------------------------------------
+
+FAKE_CUPY = ROOT / "tests" / "gpu" / "fake_cupy.py"
+ON_SIMULATED_GPU = """
+import runpy, sys
+sys.path[:0] = [{gpu!r}, {examples!r}]
+import fake_cupy
+sys.argv = sys.argv[1:]
+with fake_cupy.installed():
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+TINY_RUNS = {
+    "linear_regression.py": ["--epochs", "2"],
+    "custom_primitive.py": ["--epochs", "20"],
+    "vjp.py": ["--epochs", "10"],
+    "higher_order.py": ["--epochs", "10"],
+    "mnist_mlp.py": ["--no-download", "--epochs", "1", "--limit", "500", "--hidden", "32"],
+    "vae.py": ["--no-download", "--epochs", "1", "--limit", "500", "--hidden", "32",
+               "--latent", "4"],
+    "charlm.py": ["--no-download", "--limit", "5000", "--batchsize", "8", "--seqlen", "16",
+                  "--hidden", "16", "--sample-every", "10", "--sample-length", "10"],
+}
+
+
+@pytest.mark.skipif(not FAKE_CUPY.is_file(), reason="tests/gpu/fake_cupy.py is not here")
+@pytest.mark.parametrize("name", sorted(TINY_RUNS))
+def test_examples_run_with_device_gpu_on_a_simulated_cupy(name, tmp_path):
+    """Every array the example makes or moves must stay on the device: the stand-in refuses
+    to mix device and host arrays, as CuPy does."""
+    if name in ("mnist_mlp.py", "vae.py") and not HAVE_MNIST:
+        pytest.skip(f"MNIST's test files are not in {DATA}")
+    if name == "charlm.py" and not HAVE_SHAKESPEARE:
+        pytest.skip(f"Tiny Shakespeare is not in {DATA}")
+    code = ON_SIMULATED_GPU.format(gpu=str(FAKE_CUPY.parent), examples=str(EXAMPLES))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MINITORCH_AG_DATA": str(DATA),
+           "MINITORCH_AG_EXAMPLES_OUT": str(tmp_path), "OPENBLAS_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(EXAMPLES / name), *TINY_RUNS[name], "--device", "gpu"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    prefix = {"linear_regression.py": "old interface: loss"}.get(name, name[:-3] + ":")
+    assert proc.stdout.strip().splitlines()[-1].startswith(prefix), proc.stdout
+
+
+def test_housing_runs_with_device_gpu_on_a_simulated_cupy(tmp_path):
+    if not FAKE_CUPY.is_file():
+        pytest.skip("tests/gpu/fake_cupy.py is not here")
+    table = write_housing_table(tmp_path / "housing.data", np.random.default_rng(1))
+    code = ON_SIMULATED_GPU.format(gpu=str(FAKE_CUPY.parent), examples=str(EXAMPLES))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MINITORCH_AG_EXAMPLES_OUT": str(tmp_path),
+           "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(EXAMPLES / "housing.py"), "--file", str(table),
+         "--epochs", "5", "--device", "gpu"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("housing: new interface rmse")
