@@ -15,10 +15,9 @@ to examples/out/mnist_mlp.png. The last line is the summary:
 Offline, MNIST's training images are not available: the 10,000 test images are then split,
 the first 8,000 for training and the last 2,000 for evaluation (a note says so). The default
 run reaches at least 95% held-out accuracy on that split with both optimizers (96-97% for
-seeds 0, 1 and 2), in about 20 s on two CPU cores. The matrices are small: on a busy machine,
-BLAS threads mostly wait for one another, and ``OPENBLAS_NUM_THREADS=1`` can make the run
-several times faster (97 s with the default threads against 19 s with one, measured while
-other jobs shared the two cores).
+seeds 0, 1 and 2). The matrices are small, and on a busy machine BLAS threads mostly wait for
+one another: on two shared CPU cores the default run took 97 s with OpenBLAS's default threads
+and 15-19 s with ``OPENBLAS_NUM_THREADS=1``.
 """
 
 import time
