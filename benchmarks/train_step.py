@@ -398,55 +398,58 @@ def numpy_mlp(w: dict, data: tuple) -> list[Impl]:
 
 
 def _cols(x: np.ndarray, k: int) -> np.ndarray:
-    """im2col of channel-first ``x`` (C, N, H, W): ``(C * k * k, N * OH * OW)``, one copy."""
-    c, n, hh, ww = x.shape
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # C,N,OH,OW,k,k
-    return win.transpose(0, 4, 5, 1, 2, 3).reshape(c * k * k, -1)
+    """im2col of batch-last ``x`` (C, H, W, N): ``(C * k * k, OH * OW * N)``, one copy whose
+    innermost runs are whole batches (contiguous), through a view of the windows."""
+    c, hh, ww, n = x.shape
+    sc, sh, sw, sn = x.strides
+    win = np.lib.stride_tricks.as_strided(
+        x, (c, k, k, hh - k + 1, ww - k + 1, n), (sc, sh, sw, sh, sw, sn), writeable=False)
+    return win.reshape(c * k * k, -1)
 
 
 def _uncols(d: np.ndarray, shape: tuple[int, ...], k: int) -> np.ndarray:
     """col2im, the adjoint of ``_cols``: one vectorised addition per kernel offset."""
-    c, n, hh, ww = shape
+    c, hh, ww, n = shape
     oh, ow = hh - k + 1, ww - k + 1
-    d = d.reshape(c, k, k, n, oh, ow)
+    d = d.reshape(c, k, k, oh, ow, n)
     out = np.zeros(shape, d.dtype)
     for i in range(k):
         for j in range(k):
-            out[:, :, i:i + oh, j:j + ow] += d[:, i, j]
+            out[:, i:i + oh, j:j + ow] += d[:, i, j]
     return out
 
 
 def _pool(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 max pooling of (C, N, H, W) (H, W even) and the mask of the maxima."""
-    c, n, hh, ww = y.shape
-    win = y.reshape(c, n, hh // 2, 2, ww // 2, 2)
-    p = win.max(axis=(3, 5))
-    return p, win == p[:, :, :, None, :, None]
+    """2x2 max pooling of batch-last (C, H, W, N) (H, W even) and the mask of the maxima."""
+    c, hh, ww, n = y.shape
+    win = y.reshape(c, hh // 2, 2, ww // 2, 2, n)
+    p = win.max(axis=(2, 4))
+    return p, win == p[:, :, None, :, None]
 
 
 def _unpool(dp: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    c, n, h2, _, w2, _ = mask.shape
-    return (mask * dp[:, :, :, None, :, None]).reshape(c, n, 2 * h2, 2 * w2)
+    c, h2, _, w2, _, n = mask.shape
+    return (mask * dp[:, :, None, :, None]).reshape(c, 2 * h2, 2 * w2, n)
 
 
 def numpy_lenet(w: dict, data: tuple) -> list[Impl]:
     x, y = data
     c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b = ws = [a.copy() for a in w.values()]
     n = x.shape[0]
-    x_cn = np.ascontiguousarray(x.transpose(1, 0, 2, 3))    # channel-first layout throughout
+    x_bl = np.ascontiguousarray(x.transpose(1, 2, 3, 0))    # batch-last layout throughout
 
     def grads() -> list[np.ndarray]:
-        col1 = _cols(x_cn, 5)                                # (25, N*576)
-        a1 = (c1w.reshape(20, -1) @ col1).reshape(20, n, 24, 24)
+        col1 = _cols(x_bl, 5)                                # (25, 576 N)
+        a1 = (c1w.reshape(20, -1) @ col1).reshape(20, 24, 24, n)
         a1 += c1b[:, None, None, None]
         np.maximum(a1, 0, out=a1)
-        p1, m1 = _pool(a1)                                   # (20, N, 12, 12)
-        col2 = _cols(p1, 5)                                  # (500, N*64)
-        a2 = (c2w.reshape(50, -1) @ col2).reshape(50, n, 8, 8)
+        p1, m1 = _pool(a1)                                   # (20, 12, 12, N)
+        col2 = _cols(p1, 5)                                  # (500, 64 N)
+        a2 = (c2w.reshape(50, -1) @ col2).reshape(50, 8, 8, n)
         a2 += c2b[:, None, None, None]
         np.maximum(a2, 0, out=a2)
-        p2, m2 = _pool(a2)                                   # (50, N, 4, 4)
-        flat = np.ascontiguousarray(p2.transpose(1, 0, 2, 3)).reshape(n, 800)
+        p2, m2 = _pool(a2)                                   # (50, 4, 4, N)
+        flat = np.ascontiguousarray(p2.transpose(3, 0, 1, 2)).reshape(n, 800)
         h = flat @ f1w.T
         h += f1b
         np.maximum(h, 0, out=h)
@@ -457,7 +460,7 @@ def numpy_lenet(w: dict, data: tuple) -> list[Impl]:
         dh = d @ f2w
         dh *= h > 0
         gf1w, gf1b = dh.T @ flat, dh.sum(0)
-        dflat = (dh @ f1w).reshape(n, 50, 4, 4).transpose(1, 0, 2, 3)
+        dflat = (dh @ f1w).reshape(n, 50, 4, 4).transpose(1, 2, 3, 0)
         da2 = _unpool(dflat, m2)
         da2 *= a2 > 0
         d2 = da2.reshape(50, -1)
@@ -574,16 +577,20 @@ def peak_tracemalloc(fn: Callable[[], Any]) -> int:
 
 
 def peak_torch(torch: Any, fn: Callable[[], Any]) -> int:
-    """The same for PyTorch: its profiler's memory events replayed in time order."""
+    """The same for PyTorch, from its profiler: every allocation and free it recorded during
+    ``fn()`` (its raw ``[memory]`` events, with their sizes) replayed in time order, and the
+    running maximum taken. A free of a block allocated before the profile began is not
+    recorded, as tracemalloc ignores it too."""
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
 
     gc.collect()
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
     live = peak = 0
     for e in events:
-        live += e.self_cpu_memory_usage
+        live += e.nbytes()
         peak = max(peak, live)
     return peak
 
