@@ -11,6 +11,15 @@ from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .coverage import Coverage, check_differentiable, coverage
 from .debug import NodeView, draw, listing, nodes, show
+from .device import (
+    TransferCount,
+    count_transfers,
+    default_device,
+    device,
+    gpu_available,
+    set_device,
+    to_device,
+)
 from .gradcheck import gradcheck
 from .primitive import primitive, zerograd
 from .profile import Profile, profile
@@ -28,6 +37,8 @@ __all__ = [
     "save", "load", "state_dict", "load_state_dict",
     "show", "listing", "nodes", "NodeView", "draw",
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
+    "to_device", "set_device", "device", "default_device", "gpu_available",
+    "count_transfers", "TransferCount",
 ]
 
 # Whole-script switches, read once here (never on the hot path): MINITORCH_AG_TIMER=1 profiles

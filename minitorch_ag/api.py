@@ -25,6 +25,12 @@ __all__ = ["diff", "grad", "gradloss", "value", "params", "axpy_", "vjp"]
 # ----------------------------------------------------------------------------------------
 
 
+def _kind(v: Any) -> str:
+    """``v``'s type, with the dtype of an array (an object or string array is not a number)."""
+    dtype = getattr(v, "dtype", None)
+    return f"{type(v).__name__} of dtype {dtype}" if dtype is not None else type(v).__name__
+
+
 def _scalar_check(where: str, v: Any) -> None:
     v = raw(v)
     if isinstance(v, numbers.Number) and not isinstance(v, bool):
@@ -33,7 +39,7 @@ def _scalar_check(where: str, v: Any) -> None:
     if size is None or getattr(v, "dtype", np.dtype(object)).kind not in "biufc":
         raise ValueError(
             f"{where}: the function must return a scalar (a number, or a 0-d or size-1 "
-            f"array) to be differentiated; it returned {type(v).__name__}"
+            f"array) to be differentiated; it returned {_kind(v)}"
         )
     if size != 1:
         raise ValueError(
@@ -90,12 +96,12 @@ def _finish(g: Any, like: Any) -> Any:
     if g is None or isinstance(g, Tensor):
         return g
     if isinstance(g, Sparse):
-        if is_array(g.values) and not g.values.flags.writeable:
+        if is_array(g.values) and not getattr(g.values.flags, "writeable", True):  # (CuPy: none)
             return Sparse(g.shape, g.indices, g.values.copy())
         return g
     if isinstance(like, numbers.Number) and not isinstance(like, np.generic):
         return complex(g) if isinstance(like, complex) else float(g)
-    if is_array(g) and not g.flags.writeable:
+    if is_array(g) and not getattr(g.flags, "writeable", True):
         return g.copy()
     return g
 
@@ -180,7 +186,8 @@ def _differentiate(f: Callable[..., Any], argnums: tuple[int, ...], args: tuple,
     for i in argnums:
         if not -len(args) <= i < len(args):
             raise IndexError(
-                f"grad: argnum {i} is out of range for a call with {len(args)} arguments"
+                f"grad: argnum {i} is out of range for a call with {len(args)} arguments; use "
+                f"an argnum between {-len(args)} and {len(args) - 1}"
             )
     lowered = [_map_structure(lower, a) if (i in argnums or i - len(args) in argnums) else a
                for i, a in enumerate(args)]

@@ -9,12 +9,18 @@ inputs.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["array_module", "is_array", "scatter_add", "to_device", "parse_device"]
+__all__ = [
+    "array_module", "is_array", "scatter_add", "to_device", "to_host", "parse_device",
+    "device_name", "default_device", "gpu_available", "TransferCount", "count_transfers",
+]
 
 
 def _is_cupy_type(cls: type) -> bool:
@@ -65,6 +71,12 @@ def parse_device(device: str | None) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
+def device_name(device: str | None) -> str:
+    """The canonical name of ``device``: ``"cpu"`` or ``"gpu:N"`` (``"gpu"`` is ``"gpu:0"``)."""
+    kind, index = parse_device(device)
+    return "cpu" if kind == "cpu" else f"gpu:{index}"
+
+
 def _cupy_for(index: int) -> ModuleType:
     """CuPy, checked to be importable and to see GPU ``index``; a clear error otherwise."""
     try:
@@ -82,6 +94,158 @@ def _cupy_for(index: int) -> ModuleType:
     return cupy
 
 
+def gpu_available(device: str | None = "gpu") -> bool:
+    """True when CuPy is installed and sees the GPU ``device`` (``"gpu"``, ``"gpu:N"``).
+
+    Never raises: a missing CuPy, a missing or broken CUDA driver, or an index beyond the
+    GPUs present all give False (a CPU device name gives False too).
+    """
+    try:
+        kind, index = parse_device(device)
+        if kind != "gpu":
+            return False
+        _cupy_for(index)
+    except Exception:  # noqa: BLE001 - a yes/no question: any failure means "no"
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------
+# The default device: a process-wide setting, and a thread-local stack of scoped overrides
+# ----------------------------------------------------------------------------------------
+
+_GLOBAL_DEFAULT = ["cpu"]  # a one-item list so that set_device changes it in place
+_LOCAL = threading.local()  # .stack: this thread's ``with device(...)`` scopes, innermost last
+
+
+def default_device() -> str:
+    """The device new Params, initializers and minibatches go to: ``"cpu"`` or ``"gpu:N"``.
+
+    The innermost ``with minitorch_ag.device(...)`` of this thread if any, else the device
+    last given to ``minitorch_ag.set_device`` (``"cpu"`` at start).
+    """
+    stack = getattr(_LOCAL, "stack", None)
+    return stack[-1] if stack else _GLOBAL_DEFAULT[0]
+
+
+def checked_device(device: str | None, who: str) -> str:
+    """The canonical name of ``device``, after checking that a GPU asked for is usable."""
+    name = device_name(device)
+    if name != "cpu":
+        try:
+            _cupy_for(parse_device(name)[1])
+        except RuntimeError as e:
+            raise RuntimeError(f"{who}({device!r}): {e}") from e
+    return name
+
+
+def set_default(device: str | None) -> str:
+    """Set the process-wide default device (checked); return the previous one."""
+    name = checked_device(device, "set_device")
+    previous = _GLOBAL_DEFAULT[0]
+    _GLOBAL_DEFAULT[0] = name
+    return previous
+
+
+def push_default(name: str) -> None:
+    """Enter a scoped default device on this thread (``name`` already checked)."""
+    stack = getattr(_LOCAL, "stack", None)
+    if stack is None:
+        stack = _LOCAL.stack = []
+    stack.append(name)
+
+
+def pop_default() -> None:
+    """Leave the innermost scoped default device of this thread."""
+    _LOCAL.stack.pop()
+
+
+def on_default_device(x: Any) -> Any:
+    """A host (NumPy) array ``x`` moved to the default device when that is a GPU.
+
+    Anything else is returned as it is: numbers, arrays already on a GPU (a CuPy array given
+    to ``Param`` stays where the user put it), and everything while the default is the CPU.
+    Called where the library creates arrays for the user (Params, initializers); on the CPU it
+    costs one thread-local look-up and does not count as a transfer.
+    """
+    name = default_device()
+    if name == "cpu" or not isinstance(x, np.ndarray):
+        return x
+    return to_device(x, name)
+
+
+# ----------------------------------------------------------------------------------------
+# Moving arrays, and counting the moves
+# ----------------------------------------------------------------------------------------
+
+
+class TransferCount:
+    """What :func:`count_transfers` saw: calls of ``to_device``/``to_host`` and real copies.
+
+    Attributes:
+        calls: every ``to_device``/``to_host`` call on an array, including those that found
+            the array already in place (on the CPU these are the places that would copy on a
+            GPU).
+        host_to_device: copies from host memory to a GPU.
+        device_to_host: copies from a GPU to host memory.
+        device_to_device: copies between two GPUs.
+        nbytes: the bytes those copies moved.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.host_to_device = 0
+        self.device_to_host = 0
+        self.device_to_device = 0
+        self.nbytes = 0
+
+    @property
+    def copies(self) -> int:
+        """Every real copy, in whichever direction."""
+        return self.host_to_device + self.device_to_host + self.device_to_device
+
+    def __repr__(self) -> str:
+        return (f"TransferCount(calls={self.calls}, host_to_device={self.host_to_device}, "
+                f"device_to_host={self.device_to_host}, device_to_device="
+                f"{self.device_to_device}, nbytes={self.nbytes})")
+
+
+_COUNTERS: list[TransferCount] = []  # the active counters (nested ones all count); empty: off
+
+
+@contextmanager
+def count_transfers() -> Iterator[TransferCount]:
+    """Count the array moves made through the library inside the ``with`` block.
+
+    Counts ``to_device``/``to_host`` calls (so ``ag.to_device``, ``minibatch(device=...)``,
+    Param creation on a GPU default) and the copies they make. It does not see copies made
+    behind the library's back, such as ``float()`` of a CuPy scalar: the GPU test module checks
+    for those with CuPy's synchronisation guard. Off (an empty list test) when not in use.
+
+    Example:
+        >>> import numpy as np
+        >>> import minitorch_ag as ag
+        >>> with ag.count_transfers() as c:
+        ...     _ = ag.to_device(np.ones(3), "cpu")
+        >>> c.calls, c.copies
+        (1, 0)
+    """
+    counter = TransferCount()
+    _COUNTERS.append(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTERS.remove(counter)
+
+
+def _count(kind: str | None, x: Any) -> None:
+    for c in _COUNTERS:
+        c.calls += 1
+        if kind is not None:
+            setattr(c, kind, getattr(c, kind) + 1)
+            c.nbytes += int(x.nbytes)
+
+
 def to_device(x: Any, device: str | None) -> Any:
     """Array ``x`` on ``device`` (``"cpu"``, ``"gpu"``, ``"gpu:N"``); numbers pass through.
 
@@ -93,9 +257,20 @@ def to_device(x: Any, device: str | None) -> Any:
         return x
     on_gpu = array_module(x) is not np
     if kind == "cpu":
+        if _COUNTERS:
+            _count("device_to_host" if on_gpu else None, x)
         return x.get() if on_gpu else x
     cupy = _cupy_for(index)
     if on_gpu and x.device.id == index:
+        if _COUNTERS:
+            _count(None, x)
         return x
+    if _COUNTERS:
+        _count("device_to_device" if on_gpu else "host_to_device", x)
     with cupy.cuda.Device(index):
         return cupy.asarray(x)
+
+
+def to_host(x: Any) -> Any:
+    """Array ``x`` as a NumPy array (a copy from the GPU, counted; NumPy arrays as they are)."""
+    return to_device(x, "cpu")

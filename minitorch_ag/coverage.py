@@ -2,8 +2,10 @@
 
 ``coverage()`` is computed from the registry, so it is always current: every public NumPy
 ufunc and array function (``numpy`` and ``numpy.linalg``) is either differentiable (it has
-gradient rules), zero-gradient (piecewise constant or not numeric: its results are never
-tracked) or missing (calling it on a tracked Tensor while recording raises ``TypeError``).
+gradient rules), in place (it writes into an argument, and writing into a tracked Tensor is
+recorded as a differentiable copy-on-write update), zero-gradient (piecewise constant or not
+numeric: its results are never tracked) or missing (calling it on a tracked Tensor while
+recording raises ``TypeError``).
 ``check_differentiable(f, *args)`` runs ``f`` once, recording, and lists the functions without
 a rule that it reached, instead of stopping at the first.
 """
@@ -19,7 +21,7 @@ import numpy as np
 from . import tensor
 from .api import _differentiate, _is_differentiable_leaf
 from .registry import PRIMITIVES
-from .tensor import Tensor
+from .tensor import IN_PLACE, Tensor
 
 __all__ = ["Coverage", "coverage", "check_differentiable"]
 
@@ -53,19 +55,24 @@ class Coverage:
     zerograd: tuple[str, ...]
     missing: tuple[str, ...]
     methods: tuple[str, ...]
+    in_place: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        total = len(self.differentiable) + len(self.zerograd) + len(self.missing)
+        total = (len(self.differentiable) + len(self.in_place) + len(self.zerograd)
+                 + len(self.missing))
         return (
-            f"NumPy coverage: {len(self.differentiable)} differentiable, {len(self.zerograd)} "
-            f"with zero gradient, {len(self.missing)} missing, of {total} public NumPy "
-            f"functions; {len(self.methods)} Tensor methods differentiate"
+            f"NumPy coverage: {len(self.differentiable)} differentiable, {len(self.in_place)} "
+            f"in place (recorded copy-on-write), {len(self.zerograd)} with zero gradient, "
+            f"{len(self.missing)} missing, of {total} public NumPy functions; "
+            f"{len(self.methods)} Tensor methods differentiate"
         )
 
     def to_markdown(self) -> str:
         """The report as a Markdown table (one row per function), for the documentation."""
         rows = ["| function | gradient |", "| --- | --- |"]
-        kinds = (("differentiable", "rule"), ("zerograd", "zero (never tracked)"),
+        kinds = (("differentiable", "rule"),
+                 ("in_place", "in place: recorded as a copy-on-write update"),
+                 ("zerograd", "zero (never tracked)"),
                  ("missing", "missing: raises while recording"))
         for field, label in kinds:
             rows.extend(f"| `{name}` | {label} |" for name in getattr(self, field))
@@ -81,17 +88,21 @@ def coverage() -> Coverage:
         >>> "np.exp" in report.differentiable and "np.floor" in report.zerograd
         True
     """
-    differentiable, zero, missing = [], [], []
+    differentiable, in_place, zero, missing = [], [], [], []
     for name, fn in _numpy_functions().items():
         prim = PRIMITIVES.get(fn)
-        (missing if prim is None else zero if prim.zerograd else differentiable).append(name)
+        if prim is None:
+            (in_place if fn in IN_PLACE else missing).append(name)
+        else:
+            (zero if prim.zerograd else differentiable).append(name)
     methods = []
     for name in sorted(vars(Tensor)):
         fn = getattr(getattr(Tensor, name), "numpy_function", None)
         prim = PRIMITIVES.get(fn) if fn is not None else None
         if prim is not None and not prim.zerograd:
             methods.append(f"Tensor.{name}")
-    return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods))
+    return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods),
+                    tuple(in_place))
 
 
 def check_differentiable(f: Callable[..., Any], *args: Any, **kwargs: Any) -> list[str]:

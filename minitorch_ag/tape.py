@@ -323,7 +323,11 @@ def _position(nodes: list[Any], node: Any) -> int:
     for i in range(len(nodes) - 1, -1, -1):
         if nodes[i] is node:
             return i
-    raise ValueError("backward: the node is not on this tape")
+    raise ValueError(
+        f"backward: a seed node (shape {_shape(node.value)}) is not on this tape: it was "
+        f"recorded by another diff, or this tape's backward pass already released it; seed "
+        f"only the tape's own result or outputs"
+    )
 
 
 def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> None:
@@ -394,8 +398,9 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
 
 def _missing_rule(prim: Any, pos: int) -> None:
     raise TypeError(
-        f"{prim.name}: no gradient rule for argument {pos}; give one to ag.primitive "
-        f"(or None to declare that it has no gradient)"
+        f"{prim.name}: no gradient rule for argument {pos}: {len(prim.grads)} rule(s) were "
+        f"given; give ag.primitive one rule per positional argument (None for an argument "
+        f"that has no gradient)"
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_array
+from .backend import is_array, on_default_device
 from .registry import PRIMITIVES, Primitive
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
@@ -386,7 +386,10 @@ for _name, _ufunc in (("neg", np.negative), ("pos", np.positive), ("abs", np.abs
 
 def _pow(self: Tensor, other: Any, mod: Any = None) -> Any:
     if mod is not None:
-        raise TypeError("pow(x, y, mod): the three-argument form has no gradient rule")
+        raise TypeError(
+            f"pow(x, y, mod): the three-argument form has no gradient rule (x: "
+            f"{_describe(self)}); write (x ** y) % mod instead"
+        )
     return call(PRIMITIVES[np.power], (self, other), _NOKW)
 
 
@@ -416,7 +419,8 @@ class Param(Tensor):
     Outside ``diff`` a Param acts like its value (``x + 1`` is a plain array). ``p.value`` may
     be reassigned or updated in place, except while a ``diff`` that uses ``p`` records (the
     tape holds the old value: reassigning raises ``TypeError``, and the array is read-only
-    then); ``p.opt`` holds an optimizer's state for it.
+    then); ``p.opt`` holds an optimizer's state for it. While the default device is a GPU
+    (``ag.set_device("gpu")``), a NumPy value is moved there; other values stay as given.
 
     Example:
         >>> import numpy as np
@@ -438,7 +442,7 @@ class Param(Tensor):
             )
         if isinstance(value, (list, tuple)):
             value = np.asarray(value)
-        self.value = value
+        self.value = on_default_device(value)  # a host array goes to a GPU default device
         self.opt: Any = None
 
     def __repr__(self) -> str:
@@ -867,7 +871,7 @@ def _recordable_kwargs(prim: Primitive, args: tuple, kwargs: dict) -> tuple[tupl
             while positional and positional[-1] is inspect.Parameter.empty:
                 positional.pop()
             return tuple(positional), rest
-    names = ", ".join(k for k, v in kwargs.items() if is_tracked(v))
+    names = ", ".join(f"{k} ({_describe(v)})" for k, v in kwargs.items() if is_tracked(v))
     raise TypeError(
         f"{prim.name}: the tracked Tensor given as keyword argument {names} cannot be "
         f"differentiated there; pass it positionally"

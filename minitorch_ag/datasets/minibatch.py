@@ -2,7 +2,10 @@
 
 The data stay where they are (host arrays); each batch is sliced (or gathered, when shuffling),
 cast to the requested dtype and moved to the requested device as it is yielded, so an epoch
-over a large data set costs one batch of memory at a time. Iterating again starts a new epoch,
+over a large data set costs one batch of memory at a time. The device is fixed when the
+iterator is made: the one given, or else the default device of that moment (``ag.set_device``,
+``with ag.device(...)``), so batches made in a ``with ag.device("gpu"):`` block keep going to
+the GPU after it ends. Iterating again starts a new epoch,
 with a new permutation when shuffling, drawn from the iterator's own generator: the same seed
 gives the same batches in the same order on every machine and device.
 """
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_device
+from ..backend import checked_device, default_device, to_device
 
 __all__ = ["Minibatch", "minibatch"]
 
@@ -39,7 +42,7 @@ class Minibatch:
         self.shuffle = shuffle
         self.partial = partial
         self.dtype = None if dtype is None else np.dtype(dtype)
-        self.device = device
+        self.device = default_device() if device is None else checked_device(device, "minibatch")
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.n = n
 
@@ -62,7 +65,7 @@ class Minibatch:
     def _prepare(self, batch: Any, *, cast: bool) -> Any:
         if cast and self.dtype is not None and batch.dtype != self.dtype:
             batch = batch.astype(self.dtype)
-        return to_device(batch, self.device) if self.device is not None else batch
+        return to_device(batch, self.device)
 
     def __repr__(self) -> str:
         return (f"minibatch({self.n} samples, batchsize={self.batchsize}, {len(self)} batches"
@@ -89,7 +92,8 @@ def minibatch(x: Any, y: Any = None, batchsize: int = 100, *, shuffle: bool = Fa
         shuffle: draw a new random order at the start of every epoch (every iteration).
         partial: also yield the last, smaller batch (dropped by default, as Knet does).
         dtype: cast ``x``'s batches to this dtype (labels in ``y`` keep theirs).
-        device: move batches to ``"cpu"``, ``"gpu"`` or ``"gpu:N"`` as they are yielded.
+        device: move batches to ``"cpu"``, ``"gpu"`` or ``"gpu:N"`` as they are yielded;
+            ``None``: the default device when ``minibatch`` is called.
         rng: a ``numpy.random.Generator`` or a seed, for reproducible shuffling.
 
     Returns:

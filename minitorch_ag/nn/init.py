@@ -4,7 +4,10 @@ Each initializer takes the shape of the array to make (an int or a tuple), a ran
 ``rng`` (an ``np.random.Generator``, a seed, or ``None`` for fresh entropy) so that models are
 reproducible, and a ``dtype`` (float32 by default: the dtype deep-learning code trains in on
 CPUs and GPUs alike, as PyTorch's default and Knet's GPU arrays; pass ``np.float64`` for
-gradient checks). They return NumPy arrays; ``ag.to_device`` moves a model to the GPU.
+gradient checks). Random values are always drawn on the host by NumPy's generator, so that
+a seed gives the same weights on every device; the result is then moved to the default device
+(``ag.set_device``, ``with ag.device(...)``): NumPy arrays on the CPU default, CuPy arrays on a
+GPU default. ``ag.to_device`` moves an existing model.
 
 Fans follow PyTorch's layout of weights, ``(out_features, in_features)`` for dense layers and
 ``(out_channels, in_channels / groups, kh, kw)`` for convolutions: ``fan_in`` is the number of
@@ -17,6 +20,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from ..backend import on_default_device
 
 __all__ = [
     "as_generator", "calculate_gain", "fans",
@@ -116,7 +121,7 @@ def uniform(shape: Shape, low: float = 0.0, high: float = 1.0, *, rng: Any = Non
     """
     shape = _shape(shape, "uniform")
     dt = _float_dtype(dtype, "uniform")
-    return as_generator(rng).uniform(low, high, shape).astype(dt)
+    return on_default_device(as_generator(rng).uniform(low, high, shape).astype(dt))
 
 
 def gaussian(shape: Shape, std: float = 0.01, mean: float = 0.0, *, rng: Any = None,
@@ -131,7 +136,7 @@ def gaussian(shape: Shape, std: float = 0.01, mean: float = 0.0, *, rng: Any = N
     """
     shape = _shape(shape, "gaussian")
     dt = _float_dtype(dtype, "gaussian")
-    return (mean + std * as_generator(rng).standard_normal(shape)).astype(dt)
+    return on_default_device((mean + std * as_generator(rng).standard_normal(shape)).astype(dt))
 
 
 def xavier_uniform(shape: Shape, gain: float = 1.0, *, rng: Any = None,
@@ -210,7 +215,7 @@ def zeros(shape: Shape, *, rng: Any = None, dtype: Any = np.float32) -> np.ndarr
         >>> init.zeros(2)
         array([0., 0.], dtype=float32)
     """
-    return np.zeros(_shape(shape, "zeros"), dtype=_float_dtype(dtype, "zeros"))
+    return on_default_device(np.zeros(_shape(shape, "zeros"), dtype=_float_dtype(dtype, "zeros")))
 
 
 def ones(shape: Shape, *, rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
@@ -221,7 +226,7 @@ def ones(shape: Shape, *, rng: Any = None, dtype: Any = np.float32) -> np.ndarra
         >>> init.ones(2)
         array([1., 1.], dtype=float32)
     """
-    return np.ones(_shape(shape, "ones"), dtype=_float_dtype(dtype, "ones"))
+    return on_default_device(np.ones(_shape(shape, "ones"), dtype=_float_dtype(dtype, "ones")))
 
 
 glorot_uniform = xavier_uniform

@@ -62,14 +62,16 @@ def pad_axis(g: Any, axis: int, before: int, after: int) -> Any:
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=axis)
 
 
-def refuse_higher_order(name: str, why: str, *values: Any) -> None:
+def refuse_higher_order(name: str, why: str, *values: Any, fix: str = "") -> None:
     """Raise ``TypeError`` when a rule that computes on plain values is being recorded.
 
     Such a rule gives an exact first derivative, but its plain intermediate values would be
     constants to the outer tapes: their second derivative would be silently wrong.
     """
     if any(isinstance(v, Tensor) for v in values):
+        shape = next((np.shape(raw(v)) for v in values if v is not None), ())
         raise TypeError(
-            f"{name}: higher-order gradients {why} are not supported (the first derivative "
-            f"is exact); differentiate once, or avoid this case"
+            f"{name}: higher-order gradients {why} (argument of shape {shape}) are not "
+            f"supported (the first derivative is exact); "
+            f"{fix or 'differentiate once, or avoid this case'}"
         )

@@ -69,7 +69,8 @@ def _core_axes(kwargs, ndims, cores, name):
         spec = [tuple(range(-k, 0)) for k in cores[:-1]] + [()]
     if keep:
         if cores[-1] != 0:
-            raise ValueError(f"{name}: keepdims needs an output without core dimensions")
+            raise ValueError(f"{name}: keepdims=True needs an output without core dimensions, "
+                             f"but the output has {cores[-1]}; drop keepdims")
         spec[-1] = spec[0]
     for s, k in zip(spec, (*cores[:-1], len(spec[0]) if keep else cores[-1]), strict=True):
         if len(s) != k:

@@ -125,7 +125,8 @@ def _grad_prod(dy, y, a, axis=None, dtype=None, out=None, keepdims=False, initia
         a = np.where(where, a, 1)
     if not np.any(raw(a) == 0):
         return g * keep_dims(y, a, axis, keepdims) / a
-    refuse_higher_order("np.prod", "at an input that contains zeros", a, dy)
+    refuse_higher_order("np.prod", "at an input that contains zeros", a, dy,
+                        fix="for positive inputs write np.exp(np.sum(np.log(x)))")
     others = _products_of_others(a, axis)
     return g * (others if initial is None else others * initial)
 
