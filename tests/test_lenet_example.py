@@ -58,3 +58,9 @@ def test_lenet_rejects_a_bad_limit():
     proc = run_lenet("--limit", "3", "--batchsize", "64")
     assert proc.returncode != 0
     assert "--limit" in proc.stderr
+
+
+def test_lenet_rejects_an_unknown_device():
+    proc = run_lenet("--device", "tpu")
+    assert proc.returncode == 2
+    assert "--device tpu" in proc.stderr
