@@ -366,7 +366,8 @@ def _softmax_xent(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
 def _numpy(name: str, grads: Callable[[], list[np.ndarray]], weights: list[np.ndarray]) -> Impl:
     def step() -> None:
         for wt, g in zip(weights, grads(), strict=True):
-            wt -= LR * g
+            g *= LR  # the gradient is ours to scale in place: no temporary
+            wt -= g
 
     return Impl(name, grads, step)
 
