@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_array
+from .backend import array_module, is_array
 from .sparse import Sparse
 from .tape import STATE, Tape, backward, freeze, pop_tape, push_tape, seed_like
 from .tensor import Param, Result, Tensor, lower, new_leaf, node_on, peel, raw
@@ -380,6 +380,23 @@ def params(obj: Any) -> list[Param]:
     return found
 
 
+# Rows per block of axpy_'s update: ``a * x`` needs a temporary, and a whole-array one doubles
+# the memory a large update touches; blocks of about this many elements keep it small.
+_AXPY_BLOCK = 1 << 16
+
+
+def _scaled_add(target: Any, a: Any, x: Any) -> None:
+    """``target += a * x`` in place, through a temporary of at most one block of rows."""
+    shape = getattr(x, "shape", ())
+    if (len(shape) < 1 or shape != target.shape or x.size <= _AXPY_BLOCK
+            or array_module(target) is not np):
+        target += a * x
+        return
+    rows = max(1, _AXPY_BLOCK // max(1, x.size // shape[0]))
+    for start in range(0, shape[0], rows):
+        target[start:start + rows] += a * x[start:start + rows]
+
+
 def axpy_(a: Any, x: Any, y: Any) -> Any:
     """``y += a * x`` in place, for an array or a ``Param`` ``y``; returns ``y``.
 
@@ -404,7 +421,7 @@ def axpy_(a: Any, x: Any, y: Any) -> Any:
             raise TypeError("axpy_(a, x, y): a Sparse x needs an array y (or a Param of one)")
         x.add_to_(target, a)
     elif is_array(target):
-        target += a * x
+        _scaled_add(target, a, x)
     else:
         y.value = target + a * x
     return y

@@ -199,3 +199,16 @@ def test_section9_errors():
     # outside recording all of these work on values
     assert float(np.sum(x)) == 3.0 and np.cumsum(x)[-1] == 3.0
     assert np.asarray(x) is x.value and x.tolist() == [1.0, 2.0]
+
+
+def test_axpy_of_a_large_array_updates_in_row_blocks_exactly():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((700, 300)).astype(np.float32)  # more than one block
+    w = Param(np.ones((700, 300), dtype=np.float32))
+    before = w.value
+    axpy_(-0.5, x, w)
+    assert w.value is before and w.value.dtype == np.float32  # in place
+    np.testing.assert_allclose(w.value, 1 - 0.5 * x, rtol=1e-6)
+    v = np.ones(200_000)
+    axpy_(2.0, np.arange(200_000.0), v)  # 1-d, one row per element
+    np.testing.assert_array_equal(v, 1 + 2 * np.arange(200_000.0))

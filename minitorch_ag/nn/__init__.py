@@ -33,6 +33,7 @@ from .functional import (
     l1,
     layer_norm,
     leaky_relu,
+    linear,
     log_softmax,
     logistic,
     logsumexp,
@@ -73,6 +74,7 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "Chain", "Sequential",
     "RNN", "LSTM", "GRU", "lstm_cell", "gru_cell", "detach",
     # functional operations
+    "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",
     "softmax", "log_softmax", "logsumexp",
     "nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",

@@ -36,6 +36,7 @@ from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .norm import batch_norm, layer_norm
 
 __all__ = [
+    "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",
     "softmax", "log_softmax", "logsumexp",
     "nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
@@ -129,6 +130,45 @@ _softplus = primitive(_softplus, lambda dy, y, x, b, t: np.where(
     x * b > t, dy, dy * _sigmoid(x * b)), name="nn.softplus")
 _swish = primitive(_swish, lambda dy, y, x, b: dy * (
     _sigmoid(x * b) + b * y * (1 - _sigmoid(x * b))), name="nn.swish")
+
+
+# -- the affine map --------------------------------------------------------------------------
+
+
+def _affine(x: Any, w: Any) -> Any:
+    """``x @ w.T`` for a matrix ``x`` (samples in rows) and a weight ``w`` of shape (out, in)."""
+    return x @ w.T
+
+
+# One node instead of a transpose and a product, and a weight gradient computed as
+# ``dy.T @ x``: a contiguous (out, in) array, not the transposed view that differentiating
+# ``x @ w.T`` through np.transpose gives (updates and optimizers stride through such a view
+# several times slower).
+_affine = primitive(_affine, lambda dy, y, x, w: dy @ w,
+                    lambda dy, y, x, w: np.swapaxes(dy, -1, -2) @ x, name="nn.linear")
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Any:
+    """The affine map ``x @ weight.T + bias`` of PyTorch's ``linear``, batch-first.
+
+    Args:
+        x: input of shape ``(..., in_features)``.
+        weight: shape ``(out_features, in_features)``.
+        bias: optional, shape ``(out_features,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn import functional as F
+        >>> F.linear(np.ones((1, 2)), np.array([[1.0, 2.0]]), np.array([0.5]))
+        array([[3.5]])
+    """
+    shape = np.shape(raw(x))
+    if len(shape) == 2:
+        y = _affine(x, weight)
+    else:  # one matrix product over all leading axes, not a batch of them
+        rows = np.reshape(x, (-1, shape[-1]) if shape else (1, 1))
+        y = np.reshape(_affine(rows, weight), (*shape[:-1], np.shape(raw(weight))[0]))
+    return y if bias is None else y + bias
 
 
 def relu(x: Any) -> Any:

@@ -98,14 +98,7 @@ class Linear:
 
     def __call__(self, x: Any) -> Any:
         _last_axis("Linear", x, self.in_features, "features")
-        shape = np.shape(raw(x))
-        if len(shape) > 2:  # one matrix product over all leading axes, not a batch of them
-            y = np.reshape(np.reshape(x, (-1, shape[-1])) @ self.weight.T,
-                           (*shape[:-1], self.out_features))
-        else:
-            y = x @ self.weight.T
-        if self.bias is not None:
-            y = y + self.bias
+        y = F.linear(x, self.weight, self.bias)
         return y if self.activation is None else self.activation(y)
 
     def __repr__(self) -> str:

@@ -458,3 +458,21 @@ def test_dropout_edge_cases_and_dtypes():
         F.dropout(x, 1.5)
     with pytest.raises(TypeError, match="dropout: rng must be a numpy.random.Generator"):
         F.dropout(x, 0.5, rng=0)
+
+
+def test_linear_matches_torch_and_gives_a_contiguous_weight_gradient():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal(5)
+    p = ag.Param(w)
+    tape = ag.diff(lambda: np.sum(np.sin(F.linear(x, p, b))))
+    g = ag.grad(tape, p)
+    assert g.flags.c_contiguous  # not the transposed view of x.T @ dy
+    tw = torch.tensor(w, requires_grad=True)
+    torch.sin(torch.nn.functional.linear(torch.tensor(x), tw, torch.tensor(b))).sum().backward()
+    np.testing.assert_allclose(g, tw.grad.numpy(), rtol=1e-12)
+    x3 = rng.standard_normal((2, 4, 3))
+    np.testing.assert_allclose(F.linear(x3, w, b), x3 @ w.T + b, rtol=1e-12)
+    for args in ((x, w, b), (x3, w, b), (rng.standard_normal(3), w, None)):
+        assert ag.gradcheck(lambda *a: np.sum(np.sin(F.linear(*a))),
+                            *[a for a in args if a is not None], order=2)
