@@ -7,6 +7,7 @@ comment on the line just before a block changes what is checked:
 
 - ``<!-- doc-test: skip (reason) -->``: the block is not run (the reason says why);
 - ``<!-- doc-test: raises NAME -->``: the block must raise the exception class ``NAME``;
+- ``<!-- doc-test: gpu -->``: the block runs only where CuPy sees a GPU (skipped elsewhere);
 - ``<!-- doc-test: output -->`` before a ```text block: that text must equal what the python
   block just before it printed (trailing spaces aside), so pasted output cannot go stale.
 """
@@ -31,7 +32,7 @@ DOCS = ROOT / "docs"
 PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
 
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-MARKER = re.compile(r"<!--\s*doc-test:\s*(skip|raises|output)\b\s*(.*?)\s*-->\s*$")
+MARKER = re.compile(r"<!--\s*doc-test:\s*(skip|raises|output|gpu)\b\s*(.*?)\s*-->\s*$")
 
 
 @dataclass
@@ -40,13 +41,13 @@ class Block:
     line: int
     lang: str
     code: str
-    marker: str | None  # skip, raises, output or None
+    marker: str | None  # skip, raises, output, gpu or None
     detail: str
 
 
-def blocks(page: str) -> list[Block]:
+def blocks(page: str, docs: Path = DOCS) -> list[Block]:
     """The fenced blocks of a page, each with the marker on the line before it."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+    text = (docs / page).read_text(encoding="utf-8")
     found = []
     for m in FENCE.finditer(text):
         before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
@@ -60,12 +61,24 @@ def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
-def run_page(page: str, workdir: Path) -> int:
+def gpu_present() -> bool:
+    """True when CuPy is installed and sees at least one GPU."""
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy without a driver or a device raises its own errors
+        return False
+
+
+def run_page(page: str, workdir: Path, docs: Path = DOCS) -> int:
     """Run the python blocks of ``page``; return how many ran. Fails on the first problem."""
     namespace: dict = {"__name__": f"docs_{page}"}
     printed: str | None = None
     ran = 0
-    for block in blocks(page):
+    for block in blocks(page, docs):
         where = f"docs/{page}, line {block.line}"
         if block.marker == "output":
             assert block.lang == "text", f"{where}: an output marker belongs before a text block"
@@ -77,8 +90,8 @@ def run_page(page: str, workdir: Path) -> int:
             continue
         if block.lang != "python":
             continue
-        if block.marker == "skip":
-            assert block.detail, f"{where}: say why the block is not run"
+        if block.marker == "skip" or (block.marker == "gpu" and not gpu_present()):
+            assert block.marker == "gpu" or block.detail, f"{where}: say why it is not run"
             printed = None
             continue
         out = io.StringIO()
@@ -109,6 +122,33 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
         if block.marker == "raises":
             assert block.lang == "python", f"docs/{page}, line {block.line}: raises a text block"
     run_page(page, tmp_path)
+
+
+def _page(tmp_path: Path, text: str) -> int:
+    (tmp_path / "page.md").write_text(text, encoding="utf-8")
+    return run_page("page.md", tmp_path, docs=tmp_path)
+
+
+def test_the_checker_checks(tmp_path):
+    """Each marker does what the module docstring says, and a wrong page fails."""
+    good = (
+        "```python\nx = 2\nprint(x * 3)\n```\n<!-- doc-test: output -->\n```text\n6\n```\n"
+        "<!-- doc-test: skip (shows a call that would fail) -->\n```python\n1 / 0\n```\n"
+        "<!-- doc-test: raises ZeroDivisionError -->\n```python\nx / 0\n```\n"
+        "<!-- doc-test: gpu -->\n```python\nimport cupy\n```\n"
+        "```bash\nnot python, not run\n```\n"
+    )
+    assert _page(tmp_path, good) == (3 if gpu_present() else 2)
+    wrong_output = "```python\nprint(1)\n```\n<!-- doc-test: output -->\n```text\n2\n```\n"
+    with pytest.raises(AssertionError, match="documented output differs"):
+        _page(tmp_path, wrong_output)
+    wrong_error = "<!-- doc-test: raises KeyError -->\n```python\n1 / 0\n```\n"
+    with pytest.raises(AssertionError, match="expected KeyError"):
+        _page(tmp_path, wrong_error)
+    with pytest.raises(ZeroDivisionError):
+        _page(tmp_path, "```python\n1 / 0\n```\n")
+    with pytest.raises(AssertionError, match="say why"):
+        _page(tmp_path, "<!-- doc-test: skip -->\n```python\n1\n```\n")
 
 
 def test_tutorial_and_howto_pages_have_code():
