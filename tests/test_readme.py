@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -113,7 +115,12 @@ def test_main_job_runs():
     job = next(MAIN_JOB_RE.match(c) for c in commands() if MAIN_JOB_RE.match(c))
     script = job["script"]
     assert (ROOT / script).is_file(), f"the README's main job {script} does not exist"
-    proc = run([sys.executable, script, *_fastest_flags(script)])
+    flags = _fastest_flags(script)
+    proc = run([sys.executable, script, *flags])
+    if proc.returncode != 0 and "--no-download" in flags and "no download was tried" in (
+            proc.stdout + proc.stderr):
+        pytest.skip(f"{script}: its data set is not on disk and tests never download (set "
+                    f"MINITORCH_AG_DATA, as .ci/run does when ../shared/data exists)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip(), f"{script} printed nothing"
 
