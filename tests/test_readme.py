@@ -33,13 +33,15 @@ MAIN_JOB_RE = re.compile(
     r'^python3 -m venv \.venv && \.venv/bin/pip install -q -e "\.\[(?P<extra>\w+)\]" && '
     r"\.venv/bin/python (?P<script>examples/[\w/]+\.py)$"
 )
-BENCHMARK_RE = re.compile(r"^\.venv/bin/python (?P<script>benchmarks/\w+\.py)$")
+BENCHMARK_RE = re.compile(
+    r"^\.venv/bin/python (?P<script>benchmarks/\w+\.py)(?P<args>(?: --[\w-]+(?: [\w.,]+)?)*)$")
 DOCS_BUILD = ".venv/bin/mkdocs build --strict"
 
 # Tiny settings per benchmark script: a smoke run, no timing is asserted.
 BENCHMARK_FLAGS = {
     "benchmarks/overhead.py": ["--quick", "--repeats", "1", "--max-ops", "1000", "--mem-ops",
                                "1000", "--min-sample", "0.001", "--warmup", "1"],
+    "benchmarks/train_step.py": ["--quick", "--repeats", "1", "--warmup", "1"],
 }
 
 
@@ -126,11 +128,16 @@ def test_main_job_runs():
 
 
 def test_benchmark_commands_run():
+    """Each benchmark runs with tiny settings, and takes the options the README gives it."""
     for cmd in commands():
         m = BENCHMARK_RE.match(cmd)
         if m:
             script = m["script"]
             assert script in BENCHMARK_FLAGS, f"give {script} tiny settings in BENCHMARK_FLAGS"
+            usage = run([sys.executable, script, "--help"])
+            assert usage.returncode == 0, usage.stdout + usage.stderr
+            for option in re.findall(r"--[\w-]+", m["args"]):
+                assert option in usage.stdout, f"{script} has no option {option}"
             proc = run([sys.executable, script, *BENCHMARK_FLAGS[script]])
             assert proc.returncode == 0, proc.stdout + proc.stderr
 
