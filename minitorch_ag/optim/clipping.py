@@ -5,6 +5,11 @@ direction; a gradient within the limit is returned unchanged (the same object). 
 writes into a gradient: a clipped gradient is a new array (or a new ``Sparse``), because the
 array ``grad`` returned may be one the caller still reads. Norms of ``Sparse`` gradients come
 from ``Sparse.sum_of_squares`` (repeated rows summed first), so they never densify.
+
+On a GPU, reading a norm back to decide whether to clip would stall every step, so there the
+decision is taken on the device: the gradient is always multiplied by
+``min(1, max_norm / norm)`` (a new array even when nothing is clipped), and the global norm is
+returned as a 0-d device array.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from ..backend import array_module
 from ..sparse import Sparse
@@ -64,6 +71,9 @@ def clip_norm(g: Any, max_norm: float) -> Any:
     limit = _check_limit("clip_norm", max_norm)
     if g is None or limit == 0:
         return g
+    xp = _device_module(g)
+    if xp is not None:
+        return g * _device_scale(xp, _device_sum_of_squares(xp, g), limit)
     norm = grad_norm(g)
     if norm <= limit:
         return g
@@ -88,8 +98,36 @@ def clip_global_norm(grads: Sequence[Any], max_norm: float) -> tuple[list[Any], 
     """
     limit = _check_limit("clip_global_norm", max_norm)
     grads = list(grads)
+    present = [g for g in grads if g is not None]
+    xp = _device_module(present[0]) if present else None
+    if xp is not None:
+        total = sum(_device_sum_of_squares(xp, g) for g in present)
+        if limit == 0:
+            return grads, xp.sqrt(total)
+        scale = _device_scale(xp, total, limit)
+        return [None if g is None else g * scale for g in grads], xp.sqrt(total)
     norm = grad_norm(*grads)
     if limit == 0 or norm <= limit:
         return grads, norm
     scale = limit / norm
     return [None if g is None else g * scale for g in grads], norm
+
+
+def _device_module(g: Any) -> Any:
+    """The array module of a gradient held on a GPU (CuPy), or None for host gradients."""
+    v = g.values if isinstance(g, Sparse) else g
+    xp = array_module(v)
+    return None if xp is np else xp
+
+
+def _device_sum_of_squares(xp: Any, g: Any) -> Any:
+    """The squared norm of a device gradient, as a 0-d device array (nothing read back)."""
+    if isinstance(g, Sparse):
+        return g.sum_of_squares()
+    return xp.vdot(g, g).real
+
+
+def _device_scale(xp: Any, sum_of_squares: Any, limit: float) -> Any:
+    """``min(1, limit / norm)`` on the device; 1 where the norm is 0."""
+    norm = xp.sqrt(sum_of_squares)
+    return xp.minimum(1.0, limit / xp.maximum(norm, 1e-300))

@@ -161,3 +161,22 @@ def test_model_moved_there_and_back_is_unchanged():
     for p, b in zip(ag.params(model), before, strict=True):
         assert type(p.value) is np.ndarray
         np.testing.assert_array_equal(p.value, b)
+
+
+def test_clipping_decides_on_the_device_without_reading_back(stand_in):
+    from minitorch_ag.optim import SGD, clip_global_norm, clip_norm, update_  # noqa: PLC0415
+
+    g = stand_in.asarray(np.array([3.0, 4.0]))
+    small = stand_in.asarray(np.array([0.3, 0.4]))
+    fake_cupy.LOG.reset()
+    clipped = clip_norm(g, 1.0)
+    unclipped = clip_norm(small, 1.0)
+    both, norm = clip_global_norm([g, None, small], 1.0)
+    p = ag.to_device(ag.Param(np.zeros(2)), "gpu")
+    update_(p, g, SGD(lr=1.0, gclip=1.0))
+    assert fake_cupy.LOG.device_to_host == []
+    assert _dev(clipped) and _dev(unclipped) and _dev(norm) and both[1] is None
+    np.testing.assert_allclose(stand_in.asnumpy(clipped), [0.6, 0.8])
+    np.testing.assert_allclose(stand_in.asnumpy(unclipped), [0.3, 0.4])
+    np.testing.assert_allclose(float(norm), np.hypot(np.hypot(3, 4), 0.5))
+    np.testing.assert_allclose(stand_in.asnumpy(p.value), [-0.6, -0.8])
