@@ -567,6 +567,17 @@ class _Recurrent:
             proj = proj + (b_ih + b_hh if bias_sum else b_ih)
         return np.reshape(proj, (t, n, -1))
 
+    def _single_state_call(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
+        """``(out, h_n)`` for the recurrences with one state (RNN, GRU); LSTM has two."""
+        n, _ = self._check_input(x)
+        if h0 is None:
+            states = [None] * self.num_layers
+        else:
+            h0 = self._check_state(h0, n, "state h0")
+            states = [h0[k] for k in range(self.num_layers)]
+        out, states = self._layers(x, states)
+        return out, np.stack(states)
+
     def _layers(self, x: Any, states: list[Any]) -> tuple[Any, list[Any]]:
         """Run every layer; ``states[l]`` is layer ``l``'s initial state, replaced by its last.
 
@@ -618,15 +629,7 @@ class RNN(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias=bias, dropout=dropout,
                          rng=rng, dtype=dtype)
 
-    def __call__(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
-        n, _ = self._check_input(x)
-        if h0 is None:
-            states = [None] * self.num_layers
-        else:
-            h0 = self._check_state(h0, n, "state h0")
-            states = [h0[k] for k in range(self.num_layers)]
-        out, states = self._layers(x, states)
-        return out, np.stack(states)
+    __call__ = _Recurrent._single_state_call
 
     def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
         w_hh_t = self._weights(layer)[1].T
@@ -724,15 +727,7 @@ class GRU(_Recurrent):
     _gates = 3
     _name = "GRU"
 
-    def __call__(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
-        n, _ = self._check_input(x)
-        if h0 is None:
-            states = [None] * self.num_layers
-        else:
-            h0 = self._check_state(h0, n, "state h0")
-            states = [h0[k] for k in range(self.num_layers)]
-        out, states = self._layers(x, states)
-        return out, np.stack(states)
+    __call__ = _Recurrent._single_state_call
 
     def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
         _, w_hh, _, b_hh = self._weights(layer)
