@@ -257,6 +257,11 @@ def _add_bias(y: Any, b: Any) -> Any:
     return y if b is None else y + np.reshape(b, (-1, 1, 1))
 
 
+def _check_groups(groups: Any, fn: str) -> None:
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int; got {groups!r}")
+
+
 def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
            groups: int = 1) -> Any:
     """2-d cross-correlation of NCHW images, as ``torch.nn.functional.conv2d``.
@@ -284,8 +289,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, dil
     fn = "conv2d"
     xs = _image(x, fn, "x")
     ws = _image(w, fn, "w")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{fn}: groups must be a positive int; got {groups!r}")
+    _check_groups(groups, fn)
     if xs[1] != ws[1] * groups or ws[0] % groups:
         raise ValueError(
             f"{fn}: x has {xs[1]} channels and w has shape {ws} with groups={groups}; need "
@@ -328,8 +332,7 @@ def conv_transpose2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: An
     fn = "conv_transpose2d"
     xs = _image(x, fn, "x")
     ws = _image(w, fn, "w")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{fn}: groups must be a positive int; got {groups!r}")
+    _check_groups(groups, fn)
     if xs[1] != ws[0] or ws[0] % groups:
         raise ValueError(
             f"{fn}: x has {xs[1]} channels but w has shape {ws} (layout (C, O / groups, KH, "

@@ -13,29 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from rules import (
-    test_elementwise,
-    test_indexing,
-    test_joining,
-    test_linalg,
-    test_products,
-    test_reductions,
-    test_selection,
-    test_shape,
-    test_special,
-    test_statistics,
-)
 from rules._cases import Case, entry_specs, scalarize, weights
+from rules._tables import TABLES
 
 import minitorch_ag as ag
 from minitorch_ag import backend
 from minitorch_ag.nn import LSTM, BatchNorm, Chain, Conv2d, Linear, MaxPool2d
 from minitorch_ag.nn import functional as F
 from minitorch_ag.optim import Adam, update_
-
-TABLE_MODULES = (test_elementwise, test_reductions, test_shape, test_indexing, test_linalg,
-                 test_products, test_joining, test_selection, test_special, test_statistics)
-TABLES = {m.__name__.rsplit("_", 1)[-1]: m.TABLE for m in TABLE_MODULES}
 
 
 def tolerance(dtype: Any) -> dict[str, float]:
