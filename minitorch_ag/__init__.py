@@ -10,6 +10,7 @@ from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .coverage import Coverage, check_differentiable, coverage
+from .delta import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .debug import NodeView, draw, listing, nodes, show
 from .device import (
     TransferCount,
@@ -39,6 +40,7 @@ __all__ = [
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
+    "delta", "Delta", "compile", "Compiled", "defdelta", "checkdiff",
 ]
 
 # Whole-script switches, read once here (never on the hot path): MINITORCH_AG_TIMER=1 profiles

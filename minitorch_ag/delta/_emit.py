@@ -1,0 +1,579 @@
+"""Writing a trace out as Python source: a forward function, a pullback, and both fused.
+
+The program is the outer tape's node list (see ``_trace.py``). Emission:
+
+1. Name the inputs (the function's own argument names, ``p0, p1 ...`` for Params, ``dz`` for
+   cotangents) and give every other node a temporary ``t<k>``, in order.
+2. Keep only the nodes the outputs, the gradients and the guards need (a rule's work for an
+   argument that needs no gradient is dropped here).
+3. Write one line per node: infix operators for ``+ - * / @`` on arrays, ``x[...]`` for
+   indexing, ``np.<name>(...)`` otherwise, each with a comment naming the user's line (forward)
+   or the primitive whose gradient rule it belongs to (pullback). A piecewise-constant value
+   the program branched on is followed by a guard that raises ``GuardFailed``.
+4. After the last use of a temporary, ``del`` it, so that memory is freed as eagerly as the
+   tape's backward sweep frees it.
+
+Constants that the trace met are written as literals when small; an all-zeros or all-ones array
+becomes ``np.zeros``/``np.ones``; any other array becomes a named constant ``c<k>`` (kept in
+the replay's namespace, and written to a ``.npz`` file beside a saved ``.py``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import inspect
+import keyword
+import operator
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import tensor as tensor_mod
+from ..tape import ITEM
+from ..tensor import Result
+from ._trace import Trace, Where
+
+_INFIX = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/",
+          np.matmul: "@"}
+_UNARY = {np.negative: "-"}
+_SMALL = 8  # arrays up to this many elements are written as literals
+
+
+class Unsupported(Exception):
+    """The trace holds something the source cannot express (the reason is the message)."""
+
+
+def _is_arrayish(v: Any) -> bool:
+    return isinstance(v, (np.ndarray, np.generic)) or type(v).__name__ == "ndarray"
+
+
+class Program:
+    """Generated source for one trace, with the namespace it runs in.
+
+    Attributes:
+        text: the module source (what ``source()`` shows).
+        namespace: the names the code refers to besides ``np`` (constants, imported helpers).
+        inputs: input names in order: argument leaves, then Params.
+        cotangents: cotangent names, one per output with a cotangent.
+        standalone: True when the text runs with NumPy alone (no minitorch_ag import).
+        n_forward, n_backward: lines of code in each function (primitives and rule steps).
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.namespace: dict[str, Any] = {}
+        self.inputs: list[str] = []
+        self.cotangents: list[str] = []
+        self.standalone = True
+        self.n_forward = 0
+        self.n_backward = 0
+        self.constants: dict[str, Any] = {}
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name)) or "a"
+    if base[0].isdigit():
+        base = "a" + base
+    if keyword.iskeyword(base) or base in ("np", "GuardFailed") or hasattr(builtins, base):
+        base += "_"
+    out = base
+    k = 1
+    while out in taken:
+        out = f"{base}{k}"
+        k += 1
+    taken.add(out)
+    return out
+
+
+def _arg_names(f: Any, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(n):
+        if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY,
+                                                  params[i].POSITIONAL_OR_KEYWORD):
+            names.append(params[i].name)
+        elif params and params[-1].kind == params[-1].VAR_POSITIONAL:
+            names.append(f"{params[-1].name}{i - len(params) + 1}")
+        else:
+            names.append(f"a{i}")
+    return names
+
+
+class _Emitter:
+    def __init__(self, trace: Trace, f: Any, n_args: int, param_names: dict[int, str],
+                 out_names: list[str] | None = None) -> None:
+        self.trace = trace
+        self.nodes = list(trace.tape.nodes)
+        self.prog = Program()
+        self.taken: set[str] = set()
+        self.names: dict[int, str] = {}
+        self.by_value: dict[int, Any] = {}
+        self.imports: dict[str, str] = {}  # alias -> import line
+        self.const_k = 0
+        self.temps = 0
+        self.f = f
+        arg_names = _arg_names(f, n_args)
+        for path, leaf in trace.arg_leaves:
+            name = arg_names[path[0]] + "".join(f"_{k}" for k in path[1:])
+            self.names[id(leaf)] = _identifier(name, self.taken)
+        for p, leaf in trace.param_leaves:
+            self.names[id(leaf)] = _identifier(param_names.get(id(p), "p"), self.taken)
+        several = len(trace.cot_leaves) > 1
+        for k, leaf in enumerate(trace.cot_leaves):
+            if leaf is not None:
+                stem = (out_names[k] if out_names else (f"out{k}" if several else "z"))
+                self.names[id(leaf)] = _identifier("d" + stem, self.taken)
+        for node in self.nodes:
+            if node is None:
+                continue
+            v = node.value
+            if isinstance(v, np.ndarray) or type(v).__name__ == "ndarray":
+                self.by_value.setdefault(id(v), node)
+        leaf_ids = set(self.names)
+        for node in self.nodes:
+            if node is not None and node.prim is None and id(node) not in leaf_ids:
+                raise Unsupported("a leaf on the trace that is no input (an inner diff?)")
+
+    # -- names and literals ------------------------------------------------------------
+
+    def name(self, node: Any) -> str:
+        key = id(node)
+        n = self.names.get(key)
+        if n is None:
+            n = self.names[key] = _identifier(f"t{self.temps}", self.taken)
+            self.temps += 1
+        return n
+
+    def deps(self, node: Any) -> list[Any]:
+        """The nodes ``node``'s code reads: parents and constants that are node values."""
+        out = [p for p in (node.parents or ()) if p is not None]
+        stack = [a for a, p in zip(node.args, node.parents, strict=False) if p is None]
+        stack.extend(node.kwargs.values())
+        while stack:
+            a = stack.pop()
+            if isinstance(a, (tuple, list)):
+                stack.extend(a)
+            elif isinstance(a, dict):
+                stack.extend(a.values())
+            elif isinstance(a, slice):
+                stack.extend((a.start, a.stop, a.step))
+            elif _is_arrayish(a):
+                hit = self.by_value.get(id(a))
+                if hit is not None and hit is not node:
+                    out.append(hit)
+                elif isinstance(a, np.ndarray) and a.base is not None:
+                    base = a.base
+                    while base is not None:
+                        if id(base) in self.by_value:
+                            raise Unsupported(
+                                "a plain array that is a view of a value the program computed "
+                                "(ag.value(x)[...] or similar) is used as a constant: a replay "
+                                "could not recompute it")
+                        base = getattr(base, "base", None)
+        return out
+
+    def lit(self, a: Any) -> str:
+        if a is None or isinstance(a, (bool, str)) or a is Ellipsis:
+            return "..." if a is Ellipsis else repr(a)
+        if isinstance(a, Result):
+            raise Unsupported("a tracked value hidden inside a constant argument")
+        if isinstance(a, int) and type(a) is int:
+            return repr(a)
+        if type(a) is float:
+            return repr(a) if np.isfinite(a) else f"float({str(a)!r})"
+        if type(a) is complex:
+            return repr(a)
+        if isinstance(a, tuple):
+            inner = ", ".join(self.lit(x) for x in a)
+            return f"({inner},)" if len(a) == 1 else f"({inner})"
+        if isinstance(a, list):
+            return "[" + ", ".join(self.lit(x) for x in a) + "]"
+        if isinstance(a, dict):
+            return "{" + ", ".join(f"{self.lit(k)}: {self.lit(v)}" for k, v in a.items()) + "}"
+        if isinstance(a, slice):
+            return f"slice({self.lit(a.start)}, {self.lit(a.stop)}, {self.lit(a.step)})"
+        if isinstance(a, np.dtype):
+            return f"np.dtype({str(a)!r})"
+        if isinstance(a, type) and a.__module__ == "numpy" and getattr(np, a.__name__,
+                                                                        None) is a:
+            return f"np.{a.__name__}"
+        if isinstance(a, type) and getattr(builtins, a.__name__, None) is a:
+            return a.__name__
+        if _is_arrayish(a):
+            hit = self.by_value.get(id(a))
+            if hit is not None:
+                return self.name(hit)
+            if isinstance(a, np.generic):
+                if a.dtype.kind in "biufc":
+                    item = a.item()
+                    finite = not (isinstance(item, float) and not np.isfinite(item))
+                    text = repr(item) if finite else f"float({str(item)!r})"
+                    return f"np.{a.dtype.name}({text})"
+            elif isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
+                dt = f"np.{a.dtype.name}"
+                if a.size and not a.any():
+                    return f"np.zeros({a.shape!r}, dtype={dt})"
+                if a.size and bool((a == 1).all()):
+                    return f"np.ones({a.shape!r}, dtype={dt})"
+                if a.size <= _SMALL and bool(np.isfinite(a).all()) if a.dtype.kind == "f" \
+                        else a.size <= _SMALL:
+                    return f"np.array({a.tolist()!r}, dtype={dt})"
+        return self.constant(a)
+
+    def constant(self, a: Any) -> str:
+        for name, v in self.prog.constants.items():
+            if v is a:
+                return name
+        name = _identifier(f"c{self.const_k}", self.taken)
+        self.const_k += 1
+        self.prog.constants[name] = a
+        return name
+
+    def index_lit(self, index: Any) -> str:
+        parts = index if isinstance(index, tuple) else (index,)
+        out = []
+        for p in parts:
+            if isinstance(p, slice):
+                s = "" if p.start is None else self.lit(p.start)
+                s += ":" + ("" if p.stop is None else self.lit(p.stop))
+                if p.step is not None:
+                    s += ":" + self.lit(p.step)
+                out.append(s)
+            else:
+                out.append(self.lit(p))
+        text = ", ".join(out)
+        return text + "," if isinstance(index, tuple) and len(index) == 1 else (text or "()")
+
+    # -- functions ---------------------------------------------------------------------
+
+    def function(self, prim: Any) -> str:
+        fn = prim.fn
+        name = prim.name
+        if name.startswith("np."):
+            try:
+                obj = eval(name, {"np": np})  # noqa: S307 - our own names, np only
+            except (AttributeError, SyntaxError, NameError):
+                obj = None
+            if obj is fn:
+                return name
+        if name.startswith("scipy.special.") or name.startswith("special."):
+            short = name.rsplit(".", 1)[-1]
+            special = importlib.import_module("scipy.special")
+            if getattr(special, short, None) is fn:
+                self.imports["scipy"] = "import scipy.special"
+                return f"scipy.special.{short}"
+        module = getattr(fn, "__module__", None)
+        qual = getattr(fn, "__qualname__", None)
+        if module and qual and "<" not in qual:
+            try:
+                obj = importlib.import_module(module)
+                for part in qual.split("."):
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError):
+                obj = None
+            prim_of = getattr(obj, "primitive", None)
+            if obj is fn or getattr(prim_of, "fn", None) is fn:
+                alias = _identifier(qual.replace(".", "_").lstrip("_"), self.taken)
+                self.imports[alias] = f"from {module} import {qual} as {alias}"
+                if module.startswith("minitorch_ag"):
+                    self.prog.standalone = False
+                self.prog.namespace[alias] = obj
+                return alias
+        alias = _identifier(getattr(fn, "__name__", "fn").lstrip("_") or "fn", self.taken)
+        self.prog.namespace[alias] = fn
+        self.prog.standalone = False
+        self.imports[alias] = f"# {alias}: {getattr(fn, '__qualname__', fn)!s} (not importable)"
+        return alias
+
+    def call_text(self, node: Any) -> list[str]:
+        """The statement(s) computing ``node`` (the last assigns its name)."""
+        prim = node.prim
+        target = self.name(node)
+        args = [self.name(p) if p is not None else self.lit(a)
+                for a, p in zip(node.args, node.parents, strict=False)]
+        if prim is ITEM:
+            return [f"{target} = {self.name(node.parents[0])}[{node.args[1]}]"]
+        fn = prim.fn
+        kwargs = node.kwargs
+        kw = "".join(f", {k}={self.lit(v)}" for k, v in kwargs.items())
+        values = node.args
+        if fn is operator.getitem:
+            return [f"{target} = {args[0]}[{self.index_lit(values[1])}]"]
+        if fn is tensor_mod._astype:
+            return [f"{target} = {args[0]}.astype({args[1]})"]
+        fname = getattr(fn, "__name__", "")
+        module = getattr(fn, "__module__", "") or ""
+        if module == "minitorch_ag.rules.indexing" and fname == "index_put":
+            dy, shape, index = values
+            parents = node.parents
+            if isinstance(node.value, np.ndarray) and parents[2] is None:
+                lines = [f"{target} = np.zeros_like({args[0]}, shape={self.lit(shape)})"]
+                advanced = any(_is_arrayish(p) or isinstance(p, list) for p in
+                               (index if isinstance(index, tuple) else (index,)))
+                if advanced:
+                    lines.append(f"np.add.at({target}, {self.lit(index)}, {args[0]})")
+                else:
+                    lines.append(f"{target}[{self.index_lit(index)}] = {args[0]}")
+                return lines
+        if (module == "minitorch_ag.rules.indexing" and fname == "index_set"
+                and isinstance(node.value, np.ndarray) and node.parents[1] is None):
+            return [f"{target} = np.array({args[0]}, copy=True)",
+                    f"{target}[{self.index_lit(values[1])}] = {args[2]}"]
+        if not kwargs and len(args) == 2 and fn in _INFIX and any(
+                _is_arrayish(v) for v in values):
+            return [f"{target} = {args[0]} {_INFIX[fn]} {args[1]}"]
+        if not kwargs and len(args) == 1 and fn in _UNARY and _is_arrayish(values[0]):
+            return [f"{target} = {_UNARY[fn]}{args[0]}"]
+        if (module.startswith("minitorch_ag.rules") and prim.name.startswith("np.")
+                and _varargs_arrays(fn)):
+            seq = ", ".join(args) + ("," if len(args) == 1 else "")
+            return [f"{target} = {prim.name}(({seq}){kw})"]
+        return [f"{target} = {self.function(prim)}({', '.join(args)}{kw})"]
+
+    # -- comments ----------------------------------------------------------------------
+
+    def comment(self, node: Any) -> str:
+        where: Where | None = self.trace.where.get(id(node))
+        if where is None:
+            return ""
+        if where.rule_of is not None:
+            inner = where.rule_of
+            prim = inner.prim
+            pname = getattr(prim, "name", "?")
+            own = self.trace.where.get(id(inner))
+            at = f" at {os.path.basename(own.file)}:{own.line}" if own and own.file else ""
+            which = "" if where.position is None else f", argument {where.position}"
+            if where.text == "sum":
+                return f"  # add up the gradients of an input of {pname}{at}"
+            if where.text == "fit":
+                return f"  # fit to the argument's shape (unbroadcast), {pname}{which}{at}"
+            return f"  # grad of {pname}{which}{at}"
+        return f"  # {os.path.basename(where.file)}:{where.line}: {where.text}"
+
+
+def _varargs_arrays(fn: Any) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0].kind == params[0].VAR_POSITIONAL
+
+
+def _guard_lines(guard: Any, name: str) -> list[str]:
+    where = guard.where
+    at = f"{os.path.basename(where.file)}:{where.line}: {where.text}" if where else "a branch"
+    why = repr(f"{at} went the other way")
+    if guard.kind == "bool":
+        test = f"not {name}" if guard.outcome else name
+        return [f"if {test}:  # the trace took this branch", f"    raise GuardFailed({why})"]
+    return [f"if int({name}) != {int(guard.outcome)}:  # the trace saw this integer",
+            f"    raise GuardFailed({why})"]
+
+
+def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, str],
+         want_param_grads: bool, zero_like: dict[int, str] | None = None) -> Program:
+    """Write ``trace`` as a module with ``forward``, ``backward`` and ``value_and_grad``.
+
+    Args:
+        trace: the trace.
+        f: the traced function (its argument names name the inputs).
+        n_args: how many arguments the call had.
+        title: the module docstring's first line.
+        param_names: ``id(Param) -> name`` for the Params the call reached.
+        want_param_grads: the pullback returns the Params' gradients too.
+        zero_like: unused; reserved for the caller's argument dtypes.
+
+    Returns:
+        The :class:`Program` (raises :class:`Unsupported` when the trace cannot be written).
+    """
+    em = _Emitter(trace, f, n_args, param_names)
+    prog = em.prog
+    nodes = [n for n in em.nodes if n is not None and n.prim is not None]
+    position = {id(n): i for i, n in enumerate(em.nodes) if n is not None}
+    start = trace.backward_start
+
+    # 1. what is needed
+    outputs = list(trace.outputs)
+    grads = [g for _, g in trace.arg_grads] + [g for _, g in trace.param_grads]
+    roots = [x for x in outputs + grads if isinstance(x, Result)]
+    roots += [g.node for g in trace.guards]
+    deps = {id(n): em.deps(n) for n in nodes}
+    live: set[int] = set()
+    todo = list(roots)
+    while todo:
+        n = todo.pop()
+        if id(n) in live:
+            continue
+        live.add(id(n))
+        todo.extend(deps.get(id(n), ()))
+    guards_at: dict[int, list[Any]] = {}
+    for g in trace.guards:
+        guards_at.setdefault(id(g.node), []).append(g)
+
+    # 2. input names
+    inputs = [em.name(leaf) for _, leaf in trace.arg_leaves]
+    inputs += [em.name(leaf) for _, leaf in trace.param_leaves]
+    prog.inputs = inputs
+    cots = [em.name(c) for c in trace.cot_leaves if c is not None]
+    prog.cotangents = cots
+
+    def body(section: list[Any]) -> list[tuple[list[str], Any]]:
+        out = []
+        for n in section:
+            lines = em.call_text(n)
+            lines[-1] += em.comment(n)
+            for g in guards_at.get(id(n), ()):
+                lines.extend(_guard_lines(g, em.name(n)))
+            out.append((lines, n))
+        return out
+
+    fwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] < start]
+    bwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] >= start]
+    fwd = body(fwd_nodes)
+    bwd = body(bwd_nodes)
+    for g in trace.guards:
+        if id(g.node) in live and g.node.prim is None:  # a guard on an input itself
+            fwd.insert(0, (_guard_lines(g, em.name(g.node)), None))
+    prog.n_forward = len(fwd_nodes)
+    prog.n_backward = len(bwd_nodes)
+
+    def value_text(x: Any) -> str:
+        return em.name(x) if isinstance(x, Result) else em.lit(x)
+
+    out_texts = [value_text(o) for o in outputs]
+    grad_texts = []
+    seen_names: set[str] = set()
+    leaf_names = set(inputs) | set(cots)
+    leaf_by_path = dict(trace.arg_leaves)
+    for path, g in trace.arg_grads:
+        leaf = leaf_by_path[path]
+        grad_texts.append(_grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names))
+    for (_, g), (_, leaf) in zip(trace.param_grads, trace.param_leaves, strict=True):
+        grad_texts.append(_grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names))
+
+    # 3. which forward names the pullback reads
+    defined_fwd = set(inputs) | {em.name(n) for n in fwd_nodes}
+    used_bwd: list[str] = []
+    for lines, _ in bwd:
+        for name in _names_in(lines, defined_fwd):
+            if name not in used_bwd:
+                used_bwd.append(name)
+    for text in grad_texts:
+        for name in _names_in([text], defined_fwd):
+            if name not in used_bwd:
+                used_bwd.append(name)
+
+    # 4. the text
+    header = [f'"""{title}', "",
+              "Generated by minitorch_ag.delta: straight-line NumPy code for this call",
+              "signature; it runs without minitorch_ag when it imports nothing else below.",
+              '"""', "", "import numpy as np"]
+    header += sorted(v for v in em.imports.values() if v.startswith(("import", "from")))
+    header += ["", "", "class GuardFailed(Exception):",
+               '    """A branch or integer the trace saw came out differently: trace again."""']
+    notes = [v for v in em.imports.values() if v.startswith("#")]
+    consts_doc = []
+    for name, v in prog.constants.items():
+        desc = (f"{getattr(v, 'dtype', type(v).__name__)} array {tuple(v.shape)}"
+                if _is_arrayish(v) else type(v).__name__)
+        consts_doc.append(f"# {name}: {desc}, a constant of the traced call")
+    if prog.constants:
+        header += ["", "# Constants of the traced call (arrays saved beside this file by "
+                   "Delta.save, or", "# passed in the namespace on replay):"]
+        header += consts_doc
+        header += ["CONSTANTS = globals().get('CONSTANTS') or dict(np.load(__file__[:-3] + "
+                   "'.npz', allow_pickle=False))"]
+        header += [f"{name} = CONSTANTS[{name!r}]" for name in prog.constants]
+    if notes:
+        header += ["", "# Functions given to the replay's namespace (no source to import):"]
+        header += notes
+
+    saved = used_bwd
+    fwd_text = _function("forward", inputs, fwd, [f"({_tuple(out_texts)}), ({_tuple(saved)})"],
+                         keep=set())
+    bwd_head = [f"{_tuple(saved) if saved else '()'} = saved"] if saved else []
+    bwd_text = _function("backward", ["saved", *cots], bwd, [f"({_tuple(grad_texts)})"],
+                         keep=set(), head=bwd_head)
+    seeds = []
+    for c, o, leaf in zip(trace.cot_leaves, out_texts, trace.cot_leaves, strict=True):
+        if c is None:
+            continue
+        kind = np.asarray(leaf.value).dtype.kind if leaf is not None else "f"
+        seeds.append(f"{em.name(c)} = np.ones_like({o}{'' if kind in 'fc' else ', dtype=float'})")
+    vg_text = _function("value_and_grad", inputs, fwd + [(seeds, None)] + bwd,
+                        [f"({_tuple(out_texts)}), ({_tuple(grad_texts)})"], keep=set())
+    docs = ["", f"# forward: {prog.n_forward} primitives; backward: {prog.n_backward} rule "
+            f"steps"]
+    prog.text = "\n".join(header + docs) + "\n" + fwd_text + "\n\n" + bwd_text + "\n\n" + \
+        vg_text
+    return prog
+
+
+def _grad_text(em: _Emitter, g: Any, leaf_name: str, leaf: Any, seen: set[str],
+               leaf_names: set[str]) -> str:
+    if g is None:
+        v = leaf.value
+        if _is_arrayish(v):
+            kind = np.result_type(v).kind
+            return f"np.zeros_like({leaf_name}{'' if kind in 'fc' else ', dtype=float'})"
+        return "0.0"
+    if isinstance(g, Result):
+        text = em.name(g)
+        if (text in seen or text in leaf_names) and _is_arrayish(g.value):
+            text = f"{text}.copy()"
+        seen.add(em.name(g))
+        return text
+    return em.lit(g)
+
+
+def _tuple(items: list[str]) -> str:
+    return ", ".join(items) + ("," if len(items) == 1 else "")
+
+
+def _names_in(lines: list[str], names: set[str]) -> list[str]:
+    import re
+
+    out = []
+    for line in lines:
+        code = line.split("  #", 1)[0]
+        for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code):
+            if tok in names and tok not in out:
+                out.append(tok)
+    return out
+
+
+def _function(name: str, params: list[str], body: list[tuple[list[str], Any]],
+              returns: list[str], keep: set[str], head: list[str] | None = None) -> str:
+    """A function of the statements ``body``, deleting each temporary after its last use."""
+    import re
+
+    statements: list[list[str]] = [[line] for line in (head or [])]
+    statements += [lines for lines, _ in body]
+    ret = f"return {returns[0]}"
+    tokens = [set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*",
+                             "\n".join(s.split("  #", 1)[0] for s in st))) for st in statements]
+    ret_tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ret))
+    assigned: list[str | None] = []
+    for st in statements:
+        first = st[0].split("  #", 1)[0]
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*) = ", first)
+        assigned.append(m.group(1) if m else None)
+    names = {a for a in assigned if a} | set(params)
+    last: dict[str, int] = {}
+    for i, toks in enumerate(tokens):
+        for t in toks & names:
+            last[t] = i
+    lines = [f"def {name}({', '.join(params)}):"]
+    for i, st in enumerate(statements):
+        lines.extend("    " + s for s in st)
+        dead = sorted((t for t, j in last.items() if j == i and t not in ret_tokens
+                       and t not in keep and t not in params), key=lambda t: t)
+        if dead and i < len(statements) - 1:
+            lines.append(f"    del {', '.join(dead)}")
+    lines.append(f"    {ret}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,653 @@
+"""``ag.delta`` and ``ag.compile``: generated gradient code, cached per call signature.
+
+A call first computes its *signature*: for each argument its type, shape, dtype and device (the
+value itself for a constant that is not an array), the Params the function reaches with their
+shapes and dtypes, and the ``training`` switches of the objects it reaches. Each signature keeps
+up to ``max_variants`` compiled programs, one per set of branch decisions seen. A call runs the
+most recent program of its signature; when a guard inside it fails (a branch or an integer came
+out differently), the call is traced again and the new program kept beside the old ones.
+
+A trace that cannot be replayed faithfully (randomness drawn from a generator, an attribute or
+an array written as a side effect, a gradient the code cannot express) is not replayed: the
+call runs eagerly (``ag.vjp``) and a warning says why, once per signature; ``explain()`` lists
+every such reason.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import os
+import time
+import types
+import warnings
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import api
+from ..backend import array_module, is_array
+from ..tape import STATE, seed_like
+from ..tensor import Param, Tensor
+from ._emit import Program, Unsupported, emit
+from ._trace import Trace, _leaves_of, referenced_globals, trace_call
+
+__all__ = ["Delta", "delta", "Compiled", "compile", "checkdiff"]
+
+
+class Variant:
+    """One compiled program: the functions ``exec`` made from its source, and its trace facts."""
+
+    __slots__ = ("program", "forward", "backward", "value_and_grad", "params", "failed_guard",
+                 "GuardFailed", "trace_ms", "emit_ms", "n_ops")
+
+    def __init__(self, program: Program, params: list[Param], trace_ms: float,
+                 emit_ms: float, n_ops: int) -> None:
+        namespace: dict[str, Any] = {"np": np, "__name__": "minitorch_ag_generated",
+                                     "CONSTANTS": dict(program.constants)}
+        namespace.update(program.namespace)
+        code = builtins.compile(program.text, "<minitorch_ag.delta>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated code, see _emit.py
+        self.program = program
+        self.forward = namespace["forward"]
+        self.backward = namespace["backward"]
+        self.value_and_grad = namespace["value_and_grad"]
+        self.GuardFailed = namespace["GuardFailed"]
+        self.params = params
+        self.trace_ms = trace_ms
+        self.emit_ms = emit_ms
+        self.n_ops = n_ops
+
+
+def _describe(x: Any) -> Any:
+    """One argument's part of the signature."""
+    if isinstance(x, Tensor):
+        return ("tensor", id(x))
+    if is_array(x):
+        return (type(x), x.shape, x.dtype.str, getattr(getattr(x, "device", None), "id", None))
+    if isinstance(x, (bool, np.bool_)):
+        return ("bool", bool(x))
+    if isinstance(x, (int, float, complex, np.generic)):
+        return (type(x),)
+    if isinstance(x, (list, tuple)):
+        return (type(x), tuple(_describe(v) for v in x))
+    if isinstance(x, dict):
+        return (type(x), tuple((k, _describe(v)) for k, v in x.items()))
+    try:
+        hash(x)
+    except TypeError:
+        return ("object", id(x))
+    return ("object", type(x), x) if isinstance(x, (str, bytes, type(None))) else ("object", id(x))
+
+
+def _const_describe(x: Any) -> Any:
+    """A constant argument's part: arrays by type/shape/dtype, other values by value."""
+    if is_array(x):
+        return _describe(x)
+    if isinstance(x, (int, float, complex, str, bytes, bool, type(None), np.generic)):
+        return ("value", type(x), x)
+    if isinstance(x, (list, tuple)):
+        return (type(x), tuple(_const_describe(v) for v in x))
+    return _describe(x)
+
+
+def _walk_state(roots: Any) -> tuple[list[Param], tuple]:
+    """The Params reachable from ``roots`` and the ``training`` switches of objects on the way."""
+    found: list[Param] = []
+    switches: list[Any] = []
+    seen: set[int] = set()
+    todo = [roots]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, Param):
+            if id(x) not in seen:
+                seen.add(id(x))
+                found.append(x)
+            continue
+        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or is_array(x) or id(x) in seen:
+            continue
+        seen.add(id(x))
+        d = getattr(x, "__dict__", None)
+        if d is not None and "training" in d:
+            switches.append((id(x), d["training"]))
+        todo.extend(reversed(api._children(x)))
+        if isinstance(x, types.FunctionType):
+            todo.extend(reversed(referenced_globals(x)))
+    return found, tuple(switches)
+
+
+def _finish_grad(g: Any, like: Any) -> Any:
+    """A gradient as the function interface returns it (a float for a float argument)."""
+    if (isinstance(like, (int, float, complex)) and not isinstance(like, (bool, np.generic))
+            and isinstance(g, (np.ndarray, np.generic))):
+            return complex(g) if isinstance(like, complex) else float(g)
+    return g
+
+
+def _set_path(table: list[Any], path: tuple, value: Any) -> None:
+    table.append((path, value))
+
+
+def _rebuild_grads(args: tuple, leaves: list[tuple[tuple, Any]], grads: Sequence[Any],
+                   const: frozenset[int]) -> tuple:
+    by_path = {path: (g, v) for (path, v), g in zip(leaves, grads, strict=True)}
+
+    def build(x: Any, path: tuple) -> Any:
+        if path in by_path:
+            g, v = by_path[path]
+            return _finish_grad(g, v)
+        if isinstance(x, dict):
+            return type(x)((k, build(v, (*path, k))) for k, v in x.items())
+        if isinstance(x, tuple):
+            items = [build(v, (*path, k)) for k, v in enumerate(x)]
+            return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+        if isinstance(x, list):
+            return type(x)(build(v, (*path, k)) for k, v in enumerate(x))
+        return None
+
+    return tuple(None if i in const else build(a, (i,)) for i, a in enumerate(args))
+
+
+class _Base:
+    """What ``Delta`` and ``Compiled`` share: signatures, variants, tracing and explaining."""
+
+    def __init__(self, f: Callable[..., Any], const: Sequence[int], max_variants: int,
+                 with_params: bool) -> None:
+        self.f = f
+        self.const_spec = tuple(const)
+        self.max_variants = max_variants
+        self.with_params = with_params
+        self.cache: OrderedDict[Any, list[Variant]] = OrderedDict()
+        self.eager: dict[Any, list[str]] = {}
+        self.events: deque[str] = deque(maxlen=20)
+        self.traces = 0
+        functools.update_wrapper(self, f)  # type: ignore[arg-type]
+
+    def _const(self, n: int) -> frozenset[int]:
+        return frozenset(i % n for i in self.const_spec) if n else frozenset()
+
+    def _signature(self, args: tuple) -> tuple[Any, list[Param]]:
+        const = self._const(len(args))
+        parts = tuple(_const_describe(a) if i in const else _describe(a)
+                      for i, a in enumerate(args))
+        found, switches = _walk_state((self.f, [a for a in args if not is_array(a)]))
+        pkey = tuple((id(p), type(p.value), np.shape(p.value), np.result_type(p.value).str)
+                     for p in found)
+        return (parts, pkey, switches), found
+
+    def _trace(self, args: tuple, key: Any, seed_mask: tuple[bool, ...] | None,
+               reachable: list[Param]) -> Variant | None:
+        """Trace and compile; ``None`` (and a recorded reason) when the call must run eagerly."""
+        self.traces += 1
+        t0 = time.perf_counter()
+        const = self._const(len(args))
+        trace = trace_call(self.f, args, const, seed_mask, with_params=self.with_params)
+        t1 = time.perf_counter()
+        reasons = list(trace.problems)
+        program = None
+        if not reasons:
+            names = _param_names(self.f, [p for p, _ in trace.param_leaves])
+            try:
+                program = emit(trace, self.f, len(args), _title(self.f, args, const), names,
+                               self.with_params)
+            except Unsupported as e:
+                reasons.append(str(e))
+        t2 = time.perf_counter()
+        if program is not None:
+            try:
+                variant = Variant(program, [p for p, _ in trace.param_leaves],
+                                  (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                                  len(trace.tape.nodes))
+                _self_check(variant, trace, args)
+            except (Unsupported, Exception) as e:  # noqa: BLE001 - any failure means eager
+                reasons.append(f"the generated code does not reproduce the trace: {e}")
+                variant = None
+        else:
+            variant = None
+        if reasons:
+            self._go_eager(key, reasons)
+            return None
+        return variant
+
+    def _go_eager(self, key: Any, reasons: list[str]) -> None:
+        if key not in self.eager:
+            name = getattr(self.f, "__name__", "f")
+            text = "; ".join(reasons)
+            warnings.warn(f"ag.delta({name}): this call signature runs eagerly (recorded, not "
+                          f"replayed) because {text}", RuntimeWarning, stacklevel=4)
+            self.events.append(f"eager: {text}")
+        self.eager[key] = reasons
+
+    def _variants(self, key: Any) -> list[Variant]:
+        vs = self.cache.get(key)
+        if vs is None:
+            vs = self.cache[key] = []
+            while len(self.cache) > 64:
+                self.cache.popitem(last=False)
+        return vs
+
+    def _remember(self, key: Any, variant: Variant) -> None:
+        vs = self._variants(key)
+        vs.insert(0, variant)
+        del vs[self.max_variants:]
+
+    def _inputs(self, args: tuple, variant: Variant) -> list[Any]:
+        values = []
+        for i, a in enumerate(args):
+            values.extend(v for _, v in _leaves_of(a, (i,)))
+        values.extend(p.value for p in variant.params)
+        return values
+
+    def explain(self) -> str:
+        """What happened so far: traces, replays kept per signature, and why any call was eager."""
+        lines = [f"{getattr(self.f, '__name__', 'f')}: {self.traces} trace(s); "
+                 f"{sum(len(v) for v in self.cache.values())} program(s) kept for "
+                 f"{len(self.cache)} signature(s)"]
+        for vs in self.cache.values():
+            for v in vs:
+                lines.append(f"  program: {v.program.n_forward} forward primitives, "
+                             f"{v.program.n_backward} pullback steps; traced in "
+                             f"{v.trace_ms:.1f} ms, generated in {v.emit_ms:.1f} ms")
+        for reasons in self.eager.values():
+            lines.append("  eager: " + "; ".join(reasons))
+        lines.extend(f"  {e}" for e in self.events if not e.startswith("eager"))
+        return "\n".join(lines)
+
+    def _program_for(self, args: tuple) -> Variant | None:
+        key, found = self._signature(args)
+        vs = self.cache.get(key)
+        if vs:
+            return vs[0]
+        if key in self.eager:
+            return None
+        v = self._trace(args, key, None, found)
+        if v is not None:
+            self._remember(key, v)
+        return v
+
+    def source(self, *args: Any) -> str:
+        """The generated source for a call with ``args`` (traced now unless already cached).
+
+        Raises:
+            RuntimeError: when that call cannot be replayed (the reasons are in the message).
+        """
+        v = self._program_for(args)
+        if v is None:
+            key, _ = self._signature(args)
+            raise RuntimeError("no generated code for this call: " +
+                               "; ".join(self.eager.get(key, ["it runs eagerly"])))
+        return v.program.text
+
+    def save(self, path: str, *args: Any) -> str:
+        """Write the source for a call with ``args`` to ``path`` (``.py``), its constants to
+        the ``.npz`` beside it; return the path."""
+        v = self._program_for(args)
+        if v is None:
+            raise RuntimeError("no generated code for this call: it runs eagerly")
+        if not path.endswith(".py"):
+            path += ".py"
+        with open(path, "w") as fh:
+            fh.write(v.program.text)
+        if v.program.constants:
+            np.savez(path[:-3] + ".npz",
+                     **{k: np.asarray(c) for k, c in v.program.constants.items()})
+        elif os.path.exists(path[:-3] + ".npz"):
+            os.remove(path[:-3] + ".npz")
+        return path
+
+
+def _title(f: Any, args: tuple, const: frozenset[int]) -> str:
+    name = getattr(f, "__qualname__", getattr(f, "__name__", "f"))
+    parts = []
+    for i, a in enumerate(args):
+        d = f"{a.dtype}{list(a.shape)}" if is_array(a) else type(a).__name__
+        parts.append(d + (" (constant)" if i in const else ""))
+    return f"Gradient code of {name} for arguments: {', '.join(parts)}."
+
+
+def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
+    """Readable names for Params: the attribute or closure path that reaches them."""
+    wanted = {id(p) for p in ps}
+    names: dict[int, str] = {}
+    seen: set[int] = set()
+    code = getattr(f, "__code__", None)
+    freevars = code.co_freevars if code is not None else ()
+    todo: list[tuple[Any, str]] = []
+    for name, cell in zip(freevars, getattr(f, "__closure__", None) or (), strict=False):
+        if api._cell_filled(cell):
+            todo.append((cell.cell_contents, name))
+    if not todo:
+        todo.append((f, "self"))
+    while todo and len(names) < len(wanted):
+        x, path = todo.pop(0)
+        if isinstance(x, Param):
+            if id(x) in wanted and id(x) not in names:
+                names[id(x)] = path
+            continue
+        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or is_array(x) or id(x) in seen:
+            continue
+        seen.add(id(x))
+        d = getattr(x, "__dict__", None)
+        if isinstance(x, dict):
+            todo.extend((v, f"{path}_{k}") for k, v in x.items())
+        elif isinstance(x, (list, tuple)):
+            todo.extend((v, f"{path}_{k}") for k, v in enumerate(x))
+        elif isinstance(d, dict):
+            todo.extend((v, f"{path}_{k}") for k, v in d.items())
+    for k, p in enumerate(ps):
+        names.setdefault(id(p), f"p{k}")
+    return names
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if is_array(a) or is_array(b) or isinstance(a, np.generic) or isinstance(b, np.generic):
+        xp = array_module(a)
+        return bool(xp.array_equal(xp.asarray(a), xp.asarray(b), equal_nan=True)) and \
+            np.result_type(a) == np.result_type(b)
+    return bool(a == b or (a != a and b != b))
+
+
+def _self_check(variant: Variant, trace: Trace, args: tuple) -> None:
+    """Run the generated code on the traced inputs; it must give the trace's values exactly."""
+    from ..tensor import raw
+
+    inputs = [raw(leaf.value) for _, leaf in trace.arg_leaves]
+    inputs += [raw(leaf.value) for _, leaf in trace.param_leaves]
+    cots = [raw(c.value) for c in trace.cot_leaves if c is not None]
+    outs, saved = variant.forward(*inputs)
+    grads = variant.backward(saved, *cots)
+    want_outs = [raw(o.value) if isinstance(o, Tensor) else o for o in trace.outputs]
+    for k, (got, want) in enumerate(zip(outs, want_outs, strict=True)):
+        if not _same(got, want):
+            raise Unsupported(f"output {k} differs from the traced value")
+    want_grads = [g for _, g in trace.arg_grads] + [g for _, g in trace.param_grads]
+    for k, (got, want) in enumerate(zip(grads, want_grads, strict=True)):
+        if want is None:
+            continue
+        want = raw(want.value) if isinstance(want, Tensor) else want
+        if not _same(got, want):
+            raise Unsupported(f"gradient {k} differs from the traced gradient")
+
+
+# ----------------------------------------------------------------------------------------
+# ag.delta
+# ----------------------------------------------------------------------------------------
+
+
+class Delta(_Base):
+    """A function's value-and-pullback from generated code (AutoDiffSource.jl's ``δf``).
+
+    Made by :func:`delta`; see there.
+    """
+
+    def __call__(self, *args: Any) -> tuple[Any, ...]:
+        if STATE.stack:
+            # Differentiating through δf: record f itself (higher order works as for vjp).
+            return self._eager(args)
+        key, found = self._signature(args)
+        if key in self.eager:
+            return self._eager(args)
+        for v in self._variants(key):
+            try:
+                outs, saved = v.forward(*self._inputs(args, v))
+            except v.GuardFailed as e:
+                self.events.append(f"guard failed: {e}")
+                continue
+            return self._pack(args, key, v, outs, saved)
+        v = self._trace(args, key, None, found)
+        if v is None:
+            return self._eager(args)
+        self._remember(key, v)
+        outs, saved = v.forward(*self._inputs(args, v))
+        return self._pack(args, key, v, outs, saved)
+
+    def _eager(self, args: tuple) -> tuple[Any, ...]:
+        out, back = api.vjp(self.f, *args, const=self._const(len(args)))
+        if isinstance(out, tuple):
+            return (*out, back)
+        return out, back
+
+    def _pack(self, args: tuple, key: Any, v: Variant, outs: tuple, saved: tuple) -> tuple:
+        const = self._const(len(args))
+        leaves = [(path, val) for i, a in enumerate(args) if i not in const
+                  for path, val in _leaves_of(a, (i,))]
+        n_out = len(outs)
+
+        def back(*cotangents: Any) -> tuple[Any, ...]:
+            if not cotangents:
+                cotangents = tuple(seed_like(o) for o in outs)
+            if len(cotangents) != n_out:
+                raise TypeError(f"δ{getattr(self.f, '__name__', 'f')}: the pullback takes one "
+                                f"cotangent per output: {n_out} expected, {len(cotangents)} "
+                                f"given")
+            if all(c is not None for c in cotangents):
+                grads = v.backward(saved, *cotangents)
+            else:
+                grads = self._masked(args, key, cotangents)
+                if grads is None:
+                    _, eager_back = api.vjp(self.f, *args, const=const)
+                    return eager_back(*cotangents)
+            grads = grads[:len(leaves)]
+            return _rebuild_grads(args, leaves, grads, const)
+
+        if v.program.text and self.with_params is False and len(args) == 0:
+            pass
+        trace_outs = list(outs)
+        return (*trace_outs, back)
+
+    def _masked(self, args: tuple, key: Any, cotangents: tuple) -> Any:
+        """Gradients for a pullback called with ``None`` for some outputs: its own program."""
+        mask = tuple(c is not None for c in cotangents)
+        mkey = (key, mask)
+        if mkey in self.eager:
+            return None
+        for v in self._variants(mkey):
+            try:
+                _, saved = v.forward(*self._inputs(args, v))
+            except v.GuardFailed:
+                continue
+            return v.backward(saved, *(c for c in cotangents if c is not None))
+        _, found = self._signature(args)
+        v = self._trace(args, mkey, mask, found)
+        if v is None:
+            return None
+        self._remember(mkey, v)
+        _, saved = v.forward(*self._inputs(args, v))
+        return v.backward(saved, *(c for c in cotangents if c is not None))
+
+
+def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
+          max_variants: int = 8) -> Any:
+    """``f``'s value and pullback from generated, readable NumPy code (AutoDiffSource's ``@δ``).
+
+    ``δf = ag.delta(f)`` (or ``@ag.delta``); ``z, back = δf(x, y)``; ``dx, dy = back()`` with
+    ones as the cotangent, or ``back(dz)``. A function returning a tuple unpacks flat:
+    ``z, t, back = δf2(x, y)`` and ``back(dz, dt)`` (``None`` for an output with no
+    cotangent). Arguments listed in ``const`` get ``None`` gradients (the seed's
+    ``δf4_const2``). ``δf.source(x, y)`` is the generated code for that call signature.
+
+    The first call with a new signature traces ``f`` once (recording it, see
+    ``minitorch_ag/delta/_trace.py``), writes the forward pass and the pullback as straight-line
+    Python and compiles it; later calls with the same argument shapes, dtypes, devices,
+    Params and branch decisions run that code without recording anything. A branch or integer
+    that comes out differently re-traces (up to ``max_variants`` programs per signature). A call
+    that cannot be replayed faithfully (random numbers drawn inside ``f``, side effects on
+    reachable arrays or attributes) runs eagerly, with a warning, and ``δf.explain()`` says why.
+    What a trace cannot see: values read with ``ag.value()`` and then used in plain Python
+    (``if ag.value(x) > 0``), global variables rebound between calls, and side effects on
+    objects ``f`` does not reach through its closure or arguments; keep ``f`` pure.
+
+    Called while a ``diff`` records (differentiating through ``δf``), it records ``f`` itself,
+    eagerly, so that higher-order gradients work as for :func:`ag.vjp`.
+
+    Args:
+        f: the function (arrays, numbers and containers of them as arguments).
+        const: positions of arguments that get no gradient.
+        max_variants: programs kept per signature (one per set of branch decisions).
+
+    Returns:
+        A :class:`Delta` (or a decorator making one, when ``f`` is not given).
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> @ag.delta
+        ... def f(x, y):
+        ...     return (x + 2 * y) * y ** 2
+        >>> z, back = f(np.array(1.0), np.array(2.0))
+        >>> float(z), [float(g) for g in back()]
+        (20.0, [4.0, 28.0])
+    """
+    if f is None:
+        return lambda g: Delta(g, const, max_variants, with_params=False)
+    return Delta(f, const, max_variants, with_params=False)
+
+
+# ----------------------------------------------------------------------------------------
+# ag.compile: training steps
+# ----------------------------------------------------------------------------------------
+
+
+class Compiled(_Base):
+    """A loss function of data, compiled to return the loss and its Params' gradients.
+
+    Made by :func:`compile`; see there.
+    """
+
+    _last_params: list[Param] | None = None
+
+    def __call__(self, *args: Any) -> tuple[Any, list[Any]]:
+        key, found = self._signature(args)
+        if STATE.stack or key in self.eager:
+            return self._eager(args, found)
+        for v in self._variants(key):
+            try:
+                outs, grads = v.value_and_grad(*self._inputs(args, v))
+            except v.GuardFailed as e:
+                self.events.append(f"guard failed: {e}")
+                continue
+            return self._pack(v, outs, grads, found, len(args))
+        v = self._trace(args, key, None, found)
+        if v is None:
+            return self._eager(args, found)
+        self._remember(key, v)
+        outs, grads = v.value_and_grad(*self._inputs(args, v))
+        return self._pack(v, outs, grads, found, len(args))
+
+    @property
+    def params(self) -> list[Param]:
+        """The Params the loss reaches through its closure and the globals it names (the
+        order of the gradients returned)."""
+        return self._last_params or _walk_state((self.f, []))[0]
+
+    def _pack(self, v: Variant, outs: tuple, grads: tuple, found: list[Param],
+              n_args: int) -> tuple[Any, list[Any]]:
+        n_leaves = len(grads) - len(v.params)
+        by_param = {id(p): g for p, g in zip(v.params, grads[n_leaves:], strict=True)}
+        loss = outs if len(outs) > 1 else outs[0]
+        known = {id(p) for p in found}
+        order = found + [p for p in v.params if id(p) not in known]
+        self._last_params = order
+        return loss, [by_param.get(id(p)) for p in order]
+
+    def _eager(self, args: tuple, found: list[Param]) -> tuple[Any, list[Any]]:
+        tape = api.diff(self.f, *args)
+        return api.value(tape), [api.grad(tape, p) for p in found]
+
+
+def compile(f: Callable[..., Any], *, max_variants: int = 8) -> Compiled:  # noqa: A001
+    """Compile a training step: ``loss, grads = step(x, y)`` for the Params ``f`` reaches.
+
+    ``f`` computes a scalar loss from data arguments, reaching a model's Params through its
+    closure (``step = ag.compile(lambda x, y: loss(model, x, y))``). The first call with a new
+    signature traces it (see :func:`delta`); later calls run generated NumPy code that
+    computes the loss and the gradients with no per-operation dispatch. ``grads`` is aligned
+    with ``step.params`` (``ag.params(f)``; ``None`` for a Param the loss does not reach), so
+    a Knet-style loop updates with ``for p, g in zip(step.params, grads): ag.axpy_(-lr, g, p)``.
+    Data arguments are inputs, never gradients; their shapes and dtypes are part of the
+    signature. Updating ``p.value`` in place between calls is what training does and is
+    seen by the next call; replacing a Param by another changes the signature (re-trace).
+
+    Args:
+        f: the loss function of the data arguments.
+        max_variants: programs kept per signature.
+
+    Returns:
+        A :class:`Compiled` step.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> w = ag.Param(np.array([1.0, 2.0]))
+        >>> step = ag.compile(lambda x: np.sum((x * w) ** 2))
+        >>> loss, (gw,) = step(np.array([1.0, 1.0]))
+        >>> float(loss), gw
+        (5.0, array([2., 4.]))
+    """
+    n = _n_positional(f)
+    return Compiled(f, const=tuple(range(n)), max_variants=max_variants, with_params=True)
+
+
+def _n_positional(f: Any) -> int:
+    import inspect
+
+    try:
+        ps = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return 64
+    if any(p.kind == p.VAR_POSITIONAL for p in ps):
+        return 64
+    return sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+# ----------------------------------------------------------------------------------------
+# checkdiff
+# ----------------------------------------------------------------------------------------
+
+
+def checkdiff(f: Callable[..., Any], df: Callable[..., Any], *args: Any, eps: float = 1e-6,
+              rtol: float = 1e-5, atol: float = 1e-7) -> bool:
+    """Check ``df``'s gradients against central finite differences of ``f`` (the seed's
+    ``checkdiff``): ``True``, or an ``AssertionError`` naming the argument and the index.
+
+    ``df`` is a value-and-pullback function (``ag.delta(f)``, or a hand-written ``δf``) and
+    ``f`` has a scalar result; every array or number argument is checked, in float64.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> f = lambda x: np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+        >>> ag.checkdiff(f, ag.delta(f), np.array([0.5, -0.3, 1.2]))
+        True
+    """
+    out = df(*args)
+    grads = out[-1]()
+    for i, a in enumerate(args):
+        if not (is_array(a) or isinstance(a, (int, float))) or isinstance(a, bool):
+            continue
+        g = grads[i]
+        base = np.array(a, dtype=np.float64)
+        num = np.zeros_like(base)
+        flat = base.reshape(-1)
+        for j in range(flat.size):
+            plus, minus = flat.copy(), flat.copy()
+            plus[j] += eps
+            minus[j] -= eps
+            fp = f(*_replace(args, i, plus.reshape(base.shape), a))
+            fm = f(*_replace(args, i, minus.reshape(base.shape), a))
+            num.reshape(-1)[j] = (float(np.sum(fp)) - float(np.sum(fm))) / (2 * eps)
+        got = np.zeros_like(base) if g is None else np.asarray(g, dtype=np.float64)
+        if got.shape != base.shape or not np.allclose(got, num, rtol=rtol, atol=atol):
+            bad = np.unravel_index(int(np.argmax(np.abs(np.broadcast_to(got, base.shape) - num))),
+                                   base.shape) if base.ndim else ()
+            raise AssertionError(
+                f"checkdiff: argument {i}, index {bad}: δf gives "
+                f"{np.broadcast_to(got, base.shape)[bad]!r}, finite differences give "
+                f"{num[bad]!r}")
+    return True
+
+
+def _replace(args: tuple, i: int, v: np.ndarray, like: Any) -> tuple:
+    new = v if is_array(like) else float(v)
+    return (*args[:i], new, *args[i + 1:])
