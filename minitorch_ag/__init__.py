@@ -10,8 +10,8 @@ from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .coverage import Coverage, check_differentiable, coverage
-from .delta import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .debug import NodeView, draw, listing, nodes, show
+from .delta import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .device import (
     TransferCount,
     count_transfers,

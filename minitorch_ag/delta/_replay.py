@@ -183,9 +183,14 @@ class _Base:
         self.traces += 1
         t0 = time.perf_counter()
         const = self._const(len(args))
-        trace = trace_call(self.f, args, const, seed_mask, with_params=self.with_params)
+        try:
+            trace = trace_call(self.f, args, const, seed_mask, with_params=self.with_params)
+        except Exception as e:  # noqa: BLE001 - the eager call reports a genuine error itself
+            trace = None
+            reasons = [f"tracing it failed ({type(e).__name__}: {e})"]
+        else:
+            reasons = list(trace.problems)
         t1 = time.perf_counter()
-        reasons = list(trace.problems)
         program = None
         if not reasons:
             names = _param_names(self.f, [p for p, _ in trace.param_leaves])
