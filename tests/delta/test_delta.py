@@ -1,0 +1,267 @@
+"""ag.delta, ag.compile, ag.defdelta, ag.checkdiff: the seed's examples, guards, fallbacks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minitorch_ag as ag
+
+RNG = np.random.default_rng(7)
+
+
+def f(x, y):
+    return (x + 2 * y) * y ** 2
+
+
+def f2(x, y):
+    q = f(x * y, y) * x
+    return q + y, q - x
+
+
+div = ag.defdelta(lambda x, y: (x / y, lambda z: (z / y, -z * x / y ** 2)))
+
+
+def f3(x, y):
+    return div(x, y) + y
+
+
+def rosenbrock2(x, y):
+    return np.sum(100 * (y - x ** 2) ** 2 + (1 - x) ** 2)
+
+
+def rosenbrock(x):
+    return rosenbrock2(x[0:len(x) - 1], x[1:len(x)])
+
+
+def f4(x, c):
+    return np.sum(c * x)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def autoencoder_error(we1, we2, wd, b1, b2, inp):
+    first = sigmoid(we1 @ inp + b1)
+    encoded = sigmoid(we2 @ first + b2)
+    return np.sum((inp - sigmoid(wd @ encoded)) ** 2)
+
+
+def exact(a, b) -> None:
+    assert np.asarray(a).dtype == np.asarray(b).dtype
+    np.testing.assert_array_equal(a, b)
+
+
+def test_f_value_and_default_cotangent_match_vjp() -> None:
+    x, y = RNG.standard_normal(4), RNG.standard_normal(4)
+    z, back = ag.delta(f)(x, y)
+    want_z, want_back = ag.vjp(f, x, y)
+    exact(z, want_z)
+    for g, h in zip(back(), want_back(np.ones(4)), strict=True):
+        exact(g, h)
+
+
+def test_f2_several_outputs_unpack_flat_and_none_cotangent() -> None:
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    dz, dt = RNG.standard_normal(3), RNG.standard_normal(3)
+    z, t, back = ag.delta(f2)(x, y)
+    (wz, wt), wback = ag.vjp(f2, x, y)
+    exact(z, wz)
+    exact(t, wt)
+    for g, h in zip(back(dz, dt), wback(dz, dt), strict=True):
+        exact(g, h)
+    for g, h in zip(back(None, dt), wback(None, dt), strict=True):
+        exact(g, h)
+
+
+def test_f3_user_pullback_is_a_building_block_and_reuses_the_forward() -> None:
+    x, y = RNG.standard_normal(3), RNG.uniform(1, 2, 3)
+    d = ag.delta(f3)
+    z, back = d(x, y)
+    dx, dy = back()
+    np.testing.assert_allclose(dx, 1 / y)
+    np.testing.assert_allclose(dy, -x / y ** 2 + 1)
+    assert "-dz" in d.source(x, y)  # the user's pullback is in the generated code
+    assert ag.checkdiff(f3, d, x, y)
+    # under diff and grad too (second order through the user's pullback)
+    assert ag.grad(lambda a: div(a, 4.0))(2.0) == 0.25
+
+
+def test_rosenbrock_through_slices_checkdiff() -> None:
+    d = ag.delta(rosenbrock)
+    assert ag.checkdiff(rosenbrock, d, RNG.standard_normal(3))
+    src = d.source(np.zeros(3))
+    assert "x[0:2]" in src and "x[1:3]" in src
+
+
+def test_f4_constant_argument_gets_none() -> None:
+    x, c = RNG.standard_normal(3), RNG.standard_normal(3)
+    d = ag.delta(f4, const=(1,))
+    z, back = d(x, c)
+    dx, dc = back()
+    exact(dx, c)
+    assert dc is None
+    # the constant is an input, not a frozen value: a new c gives the new gradient
+    c2 = RNG.standard_normal(3)
+    exact(d(x, c2)[1]()[0], c2)
+    assert d.traces == 1
+
+
+def test_autoencoder_checkdiff_and_const6() -> None:
+    args = (RNG.standard_normal((3, 3)), RNG.standard_normal((3, 3)), RNG.random((3, 3)),
+            RNG.standard_normal(3), RNG.standard_normal(3), RNG.standard_normal(3))
+    d = ag.delta(autoencoder_error)
+    assert ag.checkdiff(autoencoder_error, d, *args)
+    value, back = ag.delta(autoencoder_error, const=(5,))(*args)
+    grads = back()
+    assert grads[5] is None
+    want = ag.vjp(autoencoder_error, *args, const=(5,))[1](np.ones(()))
+    for g, h in zip(grads[:5], want[:5], strict=True):
+        exact(g, h)
+
+
+def test_source_is_deterministic_and_runs_with_numpy_alone(tmp_path) -> None:
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    text = ag.delta(f2).source(x, y)
+    assert text == ag.delta(f2).source(x, y)
+    assert "minitorch_ag import" not in text
+    path = ag.delta(f2).save(str(tmp_path / "df2.py"), x, y)
+    namespace: dict = {"__file__": path}
+    exec(compile(open(path).read(), path, "exec"), namespace)  # noqa: S102 - generated here
+    (z, t), saved = namespace["forward"](x, y)
+    dx, dy = namespace["backward"](saved, np.ones(3), np.ones(3))
+    (wz, wt), wback = ag.vjp(f2, x, y)
+    exact(z, wz)
+    for g, h in zip((dx, dy), wback(np.ones(3), np.ones(3)), strict=True):
+        exact(g, h)
+
+
+def test_shape_and_dtype_changes_retrace() -> None:
+    d = ag.delta(lambda x: np.sum(x ** 3))
+    for x in (np.ones(3), np.ones(4), np.ones(4, dtype=np.float32), np.ones(3)):
+        z, back = d(x)
+        exact(back()[0], 3 * x ** 2)
+    assert d.traces == 3
+
+
+def test_branch_outcome_is_guarded_never_stale() -> None:
+    def g(x):
+        if np.sum(x) > 0:
+            return np.sum(x ** 2)
+        return np.sum(-3 * x)
+
+    d = ag.delta(g)
+    for x in (np.ones(2), -np.ones(2), np.ones(2), -np.ones(2)):
+        z, back = d(x)
+        exact(z, g(x))
+        exact(back()[0], ag.grad(g)(x))
+    assert d.traces == 2
+    assert "the trace took this branch" in d.source(np.ones(2))
+
+
+def test_integer_from_data_is_guarded() -> None:
+    def g(x, n):
+        out = x
+        for _ in range(int(n)):
+            out = out * x
+        return np.sum(out)
+
+    d = ag.delta(g)
+    x = np.array([1.5, 2.0])
+    for n in (2.0, 3.0, 2.0):
+        exact(d(x, n)[1]()[0], ag.grad(g)(x, n))
+    assert d.traces == 2
+
+
+def test_param_set_change_retraces() -> None:
+    class Model:
+        def __init__(self):
+            self.w = ag.Param(np.array([1.0, 2.0]))
+
+    m = Model()
+    step = ag.compile(lambda x: np.sum((m.w * x) ** 2))
+    x = np.array([1.0, 3.0])
+    loss, (g,) = step(x)
+    exact(g, 2 * m.w.value * x ** 2)
+    m.w = ag.Param(np.array([5.0, 6.0]))  # a new Param: must not replay the old one
+    loss, (g,) = step(x)
+    exact(g, 2 * np.array([5.0, 6.0]) * x ** 2)
+    m.w.value *= 2  # updated in place (training): seen by the replay
+    loss, (g,) = step(x)
+    exact(g, 2 * np.array([10.0, 12.0]) * x ** 2)
+    assert step.traces == 2
+
+
+def test_randomness_falls_back_to_eager_with_a_warning() -> None:
+    rng = np.random.default_rng(0)
+    d = ag.delta(lambda x: np.sum(x * rng.random(3)))
+    with pytest.warns(RuntimeWarning, match="random"):
+        _, back = d(np.ones(3))
+    a = back()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per signature
+        b = d(np.ones(3))[1]()[0]
+    assert not np.array_equal(a, b)  # fresh randomness each call: not replayed
+    assert "eager" in d.explain()
+
+
+def test_side_effect_falls_back_to_eager() -> None:
+    state = {"calls": np.zeros(1)}
+
+    def g(x):
+        state["calls"] += 1
+        return np.sum(x * 2)
+
+    d = ag.delta(g)
+    with pytest.warns(RuntimeWarning, match="writes into an array"):
+        d(np.ones(2))
+    d(np.ones(2))
+    # the call that finds the side effect runs g twice (its trace, then eagerly); later
+    # calls of that signature run eagerly, once each, never replayed
+    assert state["calls"][0] == 3
+
+
+def test_compile_training_step_matches_diff_and_trains() -> None:
+    w1 = ag.Param(0.1 * RNG.standard_normal((3, 8)))
+    b1 = ag.Param(np.zeros(8))
+    w2 = ag.Param(0.1 * RNG.standard_normal((8, 1)))
+    model = [w1, b1, w2]
+
+    def loss(x, y):
+        h = np.tanh(x @ model[0] + model[1])
+        return np.mean((h @ model[2] - y) ** 2)
+
+    step = ag.compile(loss)
+    x, y = RNG.standard_normal((16, 3)), RNG.standard_normal((16, 1))
+    for _ in range(3):
+        tape = ag.diff(loss, x, y)
+        value, grads = step(x, y)
+        exact(value, ag.value(tape))
+        for p, g in zip(step.params, grads, strict=True):
+            exact(g, ag.grad(tape, p))
+        for p, g in zip(step.params, grads, strict=True):
+            ag.axpy_(-0.1, g, p)
+    assert step.traces == 1
+
+
+def test_higher_order_through_delta_records_eagerly() -> None:
+    d = ag.delta(lambda x: np.sum(np.sin(x)))
+
+    def first(x):
+        return d(x)[1]()[0]
+
+    x = np.array([0.3, 1.1])
+    # d/dx sum(cos(x)) = -sin(x): through the pullback of δf, recorded while diff runs
+    got = ag.grad(lambda v: np.sum(first(v)))(x)
+    np.testing.assert_allclose(got, -np.sin(x))
+
+
+def test_checkdiff_catches_a_wrong_pullback() -> None:
+    def bad(x):
+        return np.sum(x ** 2), lambda: (3 * x,)
+
+    with pytest.raises(AssertionError, match="argument 0"):
+        ag.checkdiff(lambda x: np.sum(x ** 2), bad, np.array([1.0, 2.0]))
