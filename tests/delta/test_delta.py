@@ -130,7 +130,8 @@ def test_source_is_deterministic_and_runs_with_numpy_alone(tmp_path) -> None:
     assert "minitorch_ag import" not in text
     path = ag.delta(f2).save(str(tmp_path / "df2.py"), x, y)
     namespace: dict = {"__file__": path}
-    exec(compile(open(path).read(), path, "exec"), namespace)  # noqa: S102 - generated here
+    with open(path) as fh:
+        exec(compile(fh.read(), path, "exec"), namespace)  # noqa: S102 - generated here
     (z, t), saved = namespace["forward"](x, y)
     dx, dy = namespace["backward"](saved, np.ones(3), np.ones(3))
     (wz, wt), wback = ag.vjp(f2, x, y)
