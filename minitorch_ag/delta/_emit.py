@@ -73,6 +73,9 @@ class Program:
 
 
 def _identifier(name: str, taken: set[str]) -> str:
+    if name not in taken and name[:1] == "t" and name[1:].isdigit():
+        taken.add(name)  # the common case: a temporary
+        return name
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name)) or "a"
     if base[0].isdigit():
         base = "a" + base
@@ -116,6 +119,7 @@ class _Emitter:
         self.imports: dict[str, str] = {}  # alias -> import line
         self.const_k = 0
         self.temps = 0
+        self.fn_names: dict[int, str] = {}
         self.f = f
         arg_names = _arg_names(f, n_args)
         for path, leaf in trace.arg_leaves:
@@ -252,6 +256,14 @@ class _Emitter:
     # -- functions ---------------------------------------------------------------------
 
     def function(self, prim: Any) -> str:
+        """The name the code calls ``prim.fn`` by (resolved once per primitive)."""
+        key = id(prim)
+        name = self.fn_names.get(key)
+        if name is None:
+            name = self.fn_names[key] = self._function_name(prim)
+        return name
+
+    def _function_name(self, prim: Any) -> str:
         fn = prim.fn
         name = prim.name
         if name.startswith("np."):
@@ -377,8 +389,11 @@ def _guard_lines(guard: Any, name: str) -> list[str]:
 
 
 def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, str],
-         want_param_grads: bool, zero_like: dict[int, str] | None = None) -> Program:
-    """Write ``trace`` as a module with ``forward``, ``backward`` and ``value_and_grad``.
+         functions: tuple[str, ...] = ("forward", "backward", "value_and_grad")) -> Program:
+    """Write ``trace`` as a module of ``forward``, ``backward`` and/or ``value_and_grad``.
+
+    ``forward(*inputs)`` returns ``(outputs, saved)``; ``backward(saved, *cotangents)`` the
+    gradients; ``value_and_grad(*inputs)`` both at once, with ones as the cotangents.
 
     Args:
         trace: the trace.
@@ -386,8 +401,7 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
         n_args: how many arguments the call had.
         title: the module docstring's first line.
         param_names: ``id(Param) -> name`` for the Params the call reached.
-        want_param_grads: the pullback returns the Params' gradients too.
-        zero_like: unused; reserved for the caller's argument dtypes.
+        functions: which of ``forward``, ``backward`` and ``value_and_grad`` to write.
 
     Returns:
         The :class:`Program` (raises :class:`Unsupported` when the trace cannot be written).
@@ -423,14 +437,14 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     cots = [em.name(c) for c in trace.cot_leaves if c is not None]
     prog.cotangents = cots
 
-    def body(section: list[Any]) -> list[tuple[list[str], Any]]:
+    def body(section: list[Any]) -> list[Statement]:
         out = []
         for n in section:
             lines = em.call_text(n)
             lines[-1] += em.comment(n)
             for g in guards_at.get(id(n), ()):
                 lines.extend(_guard_lines(g, em.name(n)))
-            out.append((lines, n))
+            out.append(Statement(lines, em.name(n), [em.name(d) for d in deps[id(n)]]))
         return out
 
     fwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] < start]
@@ -439,35 +453,45 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     bwd = body(bwd_nodes)
     for g in trace.guards:
         if id(g.node) in live and g.node.prim is None:  # a guard on an input itself
-            fwd.insert(0, (_guard_lines(g, em.name(g.node)), None))
+            name = em.name(g.node)
+            fwd.insert(0, Statement(_guard_lines(g, name), None, [name]))
     prog.n_forward = len(fwd_nodes)
     prog.n_backward = len(bwd_nodes)
 
-    def value_text(x: Any) -> str:
-        return em.name(x) if isinstance(x, Result) else em.lit(x)
+    def value_text(x: Any) -> tuple[str, list[str]]:
+        if isinstance(x, Result):
+            return em.name(x), [em.name(x)]
+        return em.lit(x), []
 
-    out_texts = [value_text(o) for o in outputs]
-    grad_texts = []
+    outs = [value_text(o) for o in outputs]
+    out_texts = [t for t, _ in outs]
+    out_uses = [u for _, us in outs for u in us]
+    grad_texts: list[str] = []
+    grad_uses: list[str] = []
     seen_names: set[str] = set()
     leaf_names = set(inputs) | set(cots)
     leaf_by_path = dict(trace.arg_leaves)
-    for path, g in trace.arg_grads:
-        leaf = leaf_by_path[path]
-        grad_texts.append(_grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names))
-    for (_, g), (_, leaf) in zip(trace.param_grads, trace.param_leaves, strict=True):
-        grad_texts.append(_grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names))
+    pairs = [(g, leaf_by_path[path]) for path, g in trace.arg_grads]
+    pairs += [(g, leaf) for (_, g), (_, leaf) in zip(trace.param_grads, trace.param_leaves,
+                                                     strict=True)]
+    for g, leaf in pairs:
+        text, uses = _grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names)
+        grad_texts.append(text)
+        grad_uses.extend(uses)
 
-    # 3. which forward names the pullback reads
+    # 3. which forward names the pullback reads (saved by forward for backward)
     defined_fwd = set(inputs) | {em.name(n) for n in fwd_nodes}
-    used_bwd: list[str] = []
-    for lines, _ in bwd:
-        for name in _names_in(lines, defined_fwd):
-            if name not in used_bwd:
-                used_bwd.append(name)
-    for text in grad_texts:
-        for name in _names_in([text], defined_fwd):
-            if name not in used_bwd:
-                used_bwd.append(name)
+    saved: list[str] = []
+    seen_saved: set[str] = set()
+    for st in bwd:
+        for name in st.uses:
+            if name in defined_fwd and name not in seen_saved:
+                seen_saved.add(name)
+                saved.append(name)
+    for name in grad_uses:
+        if name in defined_fwd and name not in seen_saved:
+            seen_saved.add(name)
+            saved.append(name)
 
     # 4. the text
     header = [f'"""{title}', "",
@@ -478,15 +502,13 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     header += ["", "", "class GuardFailed(Exception):",
                '    """A branch or integer the trace saw came out differently: trace again."""']
     notes = [v for v in em.imports.values() if v.startswith("#")]
-    consts_doc = []
-    for name, v in prog.constants.items():
-        desc = (f"{getattr(v, 'dtype', type(v).__name__)} array {tuple(v.shape)}"
-                if _is_arrayish(v) else type(v).__name__)
-        consts_doc.append(f"# {name}: {desc}, a constant of the traced call")
     if prog.constants:
-        header += ["", "# Constants of the traced call (arrays saved beside this file by "
-                   "Delta.save, or", "# passed in the namespace on replay):"]
-        header += consts_doc
+        header += ["", "", "# Constants of the traced call (arrays saved beside this file by "
+                   "save(), or given", "# in the namespace on replay):"]
+        for name, v in prog.constants.items():
+            desc = (f"{getattr(v, 'dtype', type(v).__name__)} array {tuple(v.shape)}"
+                    if _is_arrayish(v) else type(v).__name__)
+            header.append(f"# {name}: {desc}")
         header += ["CONSTANTS = globals().get('CONSTANTS') or dict(np.load(__file__[:-3] + "
                    "'.npz', allow_pickle=False))"]
         header += [f"{name} = CONSTANTS[{name!r}]" for name in prog.constants]
@@ -494,87 +516,81 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
         header += ["", "# Functions given to the replay's namespace (no source to import):"]
         header += notes
 
-    saved = used_bwd
-    fwd_text = _function("forward", inputs, fwd, [f"({_tuple(out_texts)}), ({_tuple(saved)})"],
-                         keep=set())
-    bwd_head = [f"{_tuple(saved) if saved else '()'} = saved"] if saved else []
-    bwd_text = _function("backward", ["saved", *cots], bwd, [f"({_tuple(grad_texts)})"],
-                         keep=set(), head=bwd_head)
-    seeds = []
-    for c, o, leaf in zip(trace.cot_leaves, out_texts, trace.cot_leaves, strict=True):
-        if c is None:
-            continue
-        kind = np.asarray(leaf.value).dtype.kind if leaf is not None else "f"
-        seeds.append(f"{em.name(c)} = np.ones_like({o}{'' if kind in 'fc' else ', dtype=float'})")
-    vg_text = _function("value_and_grad", inputs, fwd + [(seeds, None)] + bwd,
-                        [f"({_tuple(out_texts)}), ({_tuple(grad_texts)})"], keep=set())
-    docs = ["", f"# forward: {prog.n_forward} primitives; backward: {prog.n_backward} rule "
-            f"steps"]
-    prog.text = "\n".join(header + docs) + "\n" + fwd_text + "\n\n" + bwd_text + "\n\n" + \
-        vg_text
+    parts = []
+    if "forward" in functions:
+        parts.append(_function("forward", inputs, fwd,
+                               f"({_tuple(out_texts)}), ({_tuple(saved)})", out_uses + saved))
+    if "backward" in functions:
+        head = [Statement([f"{_tuple(saved)} = saved"], None, [])] if saved else []
+        parts.append(_function("backward", ["saved", *cots], head + bwd,
+                               f"({_tuple(grad_texts)})", grad_uses, defined=saved))
+    if "value_and_grad" in functions:
+        seeds = []
+        for c, (o, _) in zip(trace.cot_leaves, outs, strict=True):
+            if c is None:
+                continue
+            kind = np.asarray(c.value).dtype.kind
+            line = f"{em.name(c)} = np.ones_like({o}{'' if kind in 'fc' else ', dtype=float'})"
+            seeds.append(Statement([line], em.name(c), [o]))
+        parts.append(_function("value_and_grad", inputs, fwd + seeds + bwd,
+                               f"({_tuple(out_texts)}), ({_tuple(grad_texts)})",
+                               out_uses + grad_uses))
+    counts = f"# forward: {prog.n_forward} primitives; backward: {prog.n_backward} rule steps"
+    prog.text = "\n".join(header) + "\n\n\n" + counts + "\n" + "\n\n".join(parts)
     return prog
 
 
+class Statement:
+    """Lines of generated code with the name they define and the names they read."""
+
+    __slots__ = ("lines", "defines", "uses")
+
+    def __init__(self, lines: list[str], defines: str | None, uses: list[str]) -> None:
+        self.lines = lines
+        self.defines = defines
+        self.uses = uses
+
+
 def _grad_text(em: _Emitter, g: Any, leaf_name: str, leaf: Any, seen: set[str],
-               leaf_names: set[str]) -> str:
+               leaf_names: set[str]) -> tuple[str, list[str]]:
     if g is None:
         v = leaf.value
         if _is_arrayish(v):
             kind = np.result_type(v).kind
-            return f"np.zeros_like({leaf_name}{'' if kind in 'fc' else ', dtype=float'})"
-        return "0.0"
+            return (f"np.zeros_like({leaf_name}{'' if kind in 'fc' else ', dtype=float'})",
+                    [leaf_name])
+        return "0.0", []
     if isinstance(g, Result):
-        text = em.name(g)
-        if (text in seen or text in leaf_names) and _is_arrayish(g.value):
-            text = f"{text}.copy()"
-        seen.add(em.name(g))
-        return text
-    return em.lit(g)
+        name = em.name(g)
+        text = name
+        if (name in seen or name in leaf_names) and _is_arrayish(g.value):
+            text = f"{name}.copy()"
+        seen.add(name)
+        return text, [name]
+    return em.lit(g), []
 
 
 def _tuple(items: list[str]) -> str:
     return ", ".join(items) + ("," if len(items) == 1 else "")
 
 
-def _names_in(lines: list[str], names: set[str]) -> list[str]:
-    import re
-
-    out = []
-    for line in lines:
-        code = line.split("  #", 1)[0]
-        for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code):
-            if tok in names and tok not in out:
-                out.append(tok)
-    return out
-
-
-def _function(name: str, params: list[str], body: list[tuple[list[str], Any]],
-              returns: list[str], keep: set[str], head: list[str] | None = None) -> str:
+def _function(name: str, params: list[str], body: list[Statement], returns: str,
+              returned: list[str], defined: list[str] | None = None) -> str:
     """A function of the statements ``body``, deleting each temporary after its last use."""
-    import re
-
-    statements: list[list[str]] = [[line] for line in (head or [])]
-    statements += [lines for lines, _ in body]
-    ret = f"return {returns[0]}"
-    tokens = [set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*",
-                             "\n".join(s.split("  #", 1)[0] for s in st))) for st in statements]
-    ret_tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ret))
-    assigned: list[str | None] = []
-    for st in statements:
-        first = st[0].split("  #", 1)[0]
-        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*) = ", first)
-        assigned.append(m.group(1) if m else None)
-    names = {a for a in assigned if a} | set(params)
+    keep = set(params) | set(returned)
     last: dict[str, int] = {}
-    for i, toks in enumerate(tokens):
-        for t in toks & names:
-            last[t] = i
+    for i, st in enumerate(body):
+        for u in st.uses:
+            last[u] = i
+    dying: dict[int, list[str]] = {}
+    for u, i in last.items():
+        if u not in keep:
+            dying.setdefault(i, []).append(u)
     lines = [f"def {name}({', '.join(params)}):"]
-    for i, st in enumerate(statements):
-        lines.extend("    " + s for s in st)
-        dead = sorted((t for t, j in last.items() if j == i and t not in ret_tokens
-                       and t not in keep and t not in params), key=lambda t: t)
-        if dead and i < len(statements) - 1:
-            lines.append(f"    del {', '.join(dead)}")
-    lines.append(f"    {ret}")
+    for i, st in enumerate(body):
+        lines.extend("    " + s for s in st.lines)
+        dead = dying.get(i)
+        if dead:
+            lines.append(f"    del {', '.join(sorted(dead))}")
+    lines.append(f"    return {returns}")
     return "\n".join(lines) + "\n"

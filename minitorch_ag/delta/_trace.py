@@ -85,15 +85,25 @@ class Where:
 
 
 class _NodeList(list):
-    """A tape's node list that also records where each appended node came from."""
+    """A tape's node list that also records where each appended node came from.
 
-    def __init__(self, trace: Trace) -> None:
+    The inner tape's node for a primitive is appended just after the outer tape's node for the
+    same call, so it reuses that location instead of walking the stack again.
+    """
+
+    def __init__(self, trace: Trace, inner: bool = False) -> None:
         super().__init__()
         self.trace = trace
+        self.inner = inner
 
     def append(self, node: Any) -> None:
         super().append(node)
-        self.trace.where[id(node)] = _locate(sys._getframe(1))
+        trace = self.trace
+        if self.inner and trace.last_where is not None:
+            trace.where[id(node)] = trace.last_where
+            return
+        where = _locate(sys._getframe(1), trace.in_backward)
+        trace.where[id(node)] = trace.last_where = where
 
 
 def _user_frame(frame: Any) -> Any:
@@ -106,10 +116,10 @@ def _user_frame(frame: Any) -> Any:
     return None
 
 
-def _locate(frame: Any) -> Where | None:
+def _locate(frame: Any, in_backward: bool) -> Where | None:
     rule_of = None
     position = None
-    f = frame
+    f = frame if in_backward else None
     while f is not None:
         if f.f_code in _BACKWARD_CODES:
             local = f.f_locals
@@ -136,7 +146,16 @@ def _locate(frame: Any) -> Where | None:
     if user is None:
         return None
     file, line = user.f_code.co_filename, user.f_lineno
-    return Where(file, line, linecache.getline(file, line).strip())
+    key = (file, line)
+    where = _WHERE_CACHE.get(key)
+    if where is None:
+        where = _WHERE_CACHE[key] = Where(file, line, linecache.getline(file, line).strip())
+        if len(_WHERE_CACHE) > 4096:
+            _WHERE_CACHE.clear()
+    return where
+
+
+_WHERE_CACHE: dict[tuple[str, int], Where] = {}
 
 
 class Guard:
@@ -185,6 +204,8 @@ class Trace:
         self.problems: list[str] = []
         self.where: dict[int, Where | None] = {}
         self.inner_mark: Any = None
+        self.in_backward = False
+        self.last_where: Where | None = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -257,7 +278,7 @@ def _t1_node(x: Any, trace: Trace) -> Any:
 def _note_guard(self: Trace, x: Any, kind: str, outcome: Any) -> None:
     node = _t1_node(x, self)
     if node is not None:
-        self.guards.append(Guard(node, kind, outcome, _locate(sys._getframe(2))))
+        self.guards.append(Guard(node, kind, outcome, _locate(sys._getframe(2), False)))
 
 
 Trace.note_guard = _note_guard  # type: ignore[attr-defined]
@@ -423,7 +444,7 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                     trace.arg_leaves.append((path, leaf))
                     table1[path] = leaf
             t2 = push_tape()
-            t2.nodes = _NodeList(trace)
+            t2.nodes = _NodeList(trace, inner=True)
             trace.inner_mark = t2.mark
             try:
                 # constant arguments are inputs of the program (T1 leaves) that T2 does not
@@ -456,6 +477,7 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                 if n is not None:
                     seeds.append((n, cot))
             backward_start = len(t1.nodes)
+            trace.in_backward = True
             backward(t2, seeds)
             # leaves made above belong to the inputs, not to the pullback's code
             trace.backward_start = backward_start
