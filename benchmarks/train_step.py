@@ -14,8 +14,9 @@ hand-written NumPy (forward and backward by hand, no framework: the floor). The 
 also timed written cell by cell: PyTorch with each gate a separate tensor operation, and
 minitorch_ag both with its fused ``nn.lstm_cell`` and with the same separate operations as
 PyTorch, each both recorded (``diff``) and compiled (``ag.compile``: traced once, then the
-generated code replayed every step). All implementations start from the same weights; before timing, their gradients are
-checked against PyTorch's (a benchmark of different computations would mean nothing).
+generated code replayed every step). All implementations start from the same weights; before
+timing, their gradients are checked against PyTorch's (a benchmark of different computations
+would mean nothing).
 
 Timing: ``--warmup`` untimed steps, then ``--repeats`` rounds; each round takes one step of
 every implementation of a model in turn (interleaved), so a burst of load from other processes
