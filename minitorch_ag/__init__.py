@@ -11,7 +11,7 @@ from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .coverage import Coverage, check_differentiable, coverage
 from .debug import NodeView, draw, listing, nodes, show
-from .delta import Compiled, Delta, checkdiff, compile, defdelta, delta
+from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .device import (
     TransferCount,
     count_transfers,

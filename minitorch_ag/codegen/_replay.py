@@ -48,7 +48,7 @@ class Variant:
         namespace: dict[str, Any] = {"np": np, "__name__": "minitorch_ag_generated",
                                      "CONSTANTS": dict(program.constants)}
         namespace.update(program.namespace)
-        code = builtins.compile(program.text, "<minitorch_ag.delta>", "exec")
+        code = builtins.compile(program.text, "<minitorch_ag generated>", "exec")
         exec(code, namespace)  # noqa: S102 - our own generated code, see _emit.py
         self.program = program
         self.forward = namespace.get("forward")
@@ -481,7 +481,7 @@ def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
     ``δf4_const2``). ``δf.source(x, y)`` is the generated code for that call signature.
 
     The first call with a new signature traces ``f`` once (recording it, see
-    ``minitorch_ag/delta/_trace.py``), writes the forward pass and the pullback as straight-line
+    ``minitorch_ag/codegen/_trace.py``), writes the forward pass and the pullback as straight-line
     Python and compiles it; later calls with the same argument shapes, dtypes, devices,
     Params and branch decisions run that code without recording anything. A branch or integer
     that comes out differently re-traces (up to ``max_variants`` programs per signature). A call

@@ -25,7 +25,6 @@ import importlib
 import inspect
 import keyword
 import operator
-import os
 from typing import Any
 
 import numpy as np
@@ -171,15 +170,36 @@ class _Emitter:
                 if hit is not None and hit is not node:
                     out.append(hit)
                 elif isinstance(a, np.ndarray) and a.base is not None:
-                    base = a.base
-                    while base is not None:
-                        if id(base) in self.by_value:
-                            raise Unsupported(
-                                "a plain array that is a view of a value the program computed "
-                                "(ag.value(x)[...] or similar) is used as a constant: a replay "
-                                "could not recompute it")
-                        base = getattr(base, "base", None)
+                    view = self.view_of(a)
+                    if view is not None:
+                        out.append(view[0])
         return out
+
+    def view_of(self, a: np.ndarray) -> tuple[Any, str] | None:
+        """For a plain array that is a view of a value the program computes: that value's node
+        and the expression that makes the view from it (``{}`` stands for its name).
+
+        Only contiguous pieces of a contiguous value can be re-made (with ``np.ravel``, which
+        gives the same elements whatever the layout on replay); any other view is refused.
+        """
+        base = a.base
+        while base is not None and id(base) not in self.by_value:
+            base = getattr(base, "base", None)
+        if base is None:
+            return None
+        node = self.by_value[id(base)]
+        if (isinstance(base, np.ndarray) and base.flags.c_contiguous and a.flags.c_contiguous
+                and a.dtype == base.dtype):
+            start = (a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+            k, rem = divmod(start, a.itemsize)
+            if rem == 0 and 0 <= k and k + a.size <= base.size:
+                if k == 0 and a.size == base.size:
+                    return node, f"np.reshape({{}}, {a.shape!r})"
+                return node, f"np.reshape(np.ravel({{}})[{k}:{k + a.size}], {a.shape!r})"
+        raise Unsupported(
+            f"a plain array of shape {a.shape} that is a strided view of a value the program "
+            f"computed (ag.value(x)[...] or similar) is used as a constant: a replay could "
+            f"not recompute it")
 
     def lit(self, a: Any) -> str:
         if a is None or isinstance(a, (bool, str)) or a is Ellipsis:
@@ -212,6 +232,10 @@ class _Emitter:
             hit = self.by_value.get(id(a))
             if hit is not None:
                 return self.name(hit)
+            if isinstance(a, np.ndarray) and a.base is not None:
+                view = self.view_of(a)
+                if view is not None:
+                    return view[1].format(self.name(view[0]))
             if isinstance(a, np.generic):
                 if a.dtype.kind in "biufc":
                     item = a.item()
@@ -358,14 +382,14 @@ class _Emitter:
             prim = inner.prim
             pname = getattr(prim, "name", "?")
             own = self.trace.where.get(id(inner))
-            at = f" at {os.path.basename(own.file)}:{own.line}" if own and own.file else ""
+            at = f" at {own.short()}" if own and own.file else ""
             which = "" if where.position is None else f", argument {where.position}"
             if where.text == "sum":
                 return f"  # add up the gradients of an input of {pname}{at}"
             if where.text == "fit":
                 return f"  # fit to the argument's shape (unbroadcast), {pname}{which}{at}"
             return f"  # grad of {pname}{which}{at}"
-        return f"  # {os.path.basename(where.file)}:{where.line}: {where.text}"
+        return f"  # {where.label()}"
 
 
 def _varargs_arrays(fn: Any, name: str) -> bool:
@@ -379,7 +403,7 @@ def _varargs_arrays(fn: Any, name: str) -> bool:
 
 def _guard_lines(guard: Any, name: str) -> list[str]:
     where = guard.where
-    at = f"{os.path.basename(where.file)}:{where.line}: {where.text}" if where else "a branch"
+    at = where.label() if where else "a branch"
     why = repr(f"{at} went the other way")
     if guard.kind == "bool":
         test = f"not {name}" if guard.outcome else name

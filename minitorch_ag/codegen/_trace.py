@@ -73,15 +73,30 @@ def _no_grads(dy: Any, y: Any, *args: Any, **kwargs: Any) -> tuple[None, ...]:
 class Where:
     """Where a node of the trace came from: the user's line, or a gradient rule."""
 
-    __slots__ = ("file", "line", "text", "rule_of", "position")
+    __slots__ = ("file", "line", "text", "rule_of", "position", "function")
 
     def __init__(self, file: str, line: int, text: str, rule_of: Any = None,
-                 position: int | None = None) -> None:
+                 position: int | None = None, function: str = "") -> None:
         self.file = file
         self.line = line
         self.text = text
         self.rule_of = rule_of  # the inner-tape node whose rule made this one (backward)
         self.position = position
+        self.function = function  # "f, line 2" where the source text cannot be read
+
+    def label(self) -> str:
+        """``file.py:12: the line's text``, or ``f, line 2`` for code without a file."""
+        if self.text:
+            return f"{os.path.basename(self.file)}:{self.line}: {self.text}"
+        if self.function:
+            return self.function
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+    def short(self) -> str:
+        """``file.py:12``, or ``f, line 2``."""
+        if self.text or not self.function:
+            return f"{os.path.basename(self.file)}:{self.line}"
+        return self.function
 
 
 class _NodeList(list):
@@ -146,16 +161,19 @@ def _locate(frame: Any, in_backward: bool) -> Where | None:
     if user is None:
         return None
     file, line = user.f_code.co_filename, user.f_lineno
-    key = (file, line)
+    key = (user.f_code, line)
     where = _WHERE_CACHE.get(key)
     if where is None:
-        where = _WHERE_CACHE[key] = Where(file, line, linecache.getline(file, line).strip())
+        code = user.f_code
+        function = f"{code.co_name}, line {line - code.co_firstlineno + 1}"
+        where = _WHERE_CACHE[key] = Where(file, line, linecache.getline(file, line).strip(),
+                                          function=function)
         if len(_WHERE_CACHE) > 4096:
             _WHERE_CACHE.clear()
     return where
 
 
-_WHERE_CACHE: dict[tuple[str, int], Where] = {}
+_WHERE_CACHE: dict[tuple[Any, int], Where] = {}
 
 
 class Guard:
