@@ -9,9 +9,9 @@ from . import profile as _profile_module
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
+from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .coverage import Coverage, check_differentiable, coverage
 from .debug import NodeView, draw, listing, nodes, show
-from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .device import (
     TransferCount,
     count_transfers,

@@ -192,7 +192,7 @@ class _Emitter:
                 and a.dtype == base.dtype):
             start = (a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
             k, rem = divmod(start, a.itemsize)
-            if rem == 0 and 0 <= k and k + a.size <= base.size:
+            if rem == 0 and k >= 0 and k + a.size <= base.size:
                 if k == 0 and a.size == base.size:
                     return node, f"np.reshape({{}}, {a.shape!r})"
                 return node, f"np.reshape(np.ravel({{}})[{k}:{k + a.size}], {a.shape!r})"
