@@ -553,7 +553,7 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
         for c, (o, _) in zip(trace.cot_leaves, outs, strict=True):
             if c is None:
                 continue
-            kind = np.asarray(c.value).dtype.kind
+            kind = _dtype_of(c.value).kind
             line = f"{em.name(c)} = np.ones_like({o}{'' if kind in 'fc' else ', dtype=float'})"
             seeds.append(Statement([line], em.name(c), [o]))
         parts.append(_function("value_and_grad", inputs, fwd + seeds + bwd,
@@ -580,7 +580,7 @@ def _grad_text(em: _Emitter, g: Any, leaf_name: str, leaf: Any, seen: set[str],
     if g is None:
         v = leaf.value
         if _is_arrayish(v):
-            kind = np.result_type(v).kind
+            kind = _dtype_of(v).kind
             return (f"np.zeros_like({leaf_name}{'' if kind in 'fc' else ', dtype=float'})",
                     [leaf_name])
         return "0.0", []
@@ -592,6 +592,12 @@ def _grad_text(em: _Emitter, g: Any, leaf_name: str, leaf: Any, seen: set[str],
         seen.add(name)
         return text, [name]
     return em.lit(g), []
+
+
+def _dtype_of(v: Any) -> np.dtype:
+    """``v``'s dtype without converting it (a CuPy array must not become a NumPy one)."""
+    dtype = getattr(v, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else np.result_type(v)
 
 
 def _tuple(items: list[str]) -> str:

@@ -115,6 +115,8 @@ def _walk_state(roots: Any) -> tuple[list[Param], tuple]:
         todo.extend(reversed(api._children(x)))
         if isinstance(x, types.FunctionType):
             todo.extend(reversed(referenced_globals(x)))
+            todo.extend(x.__defaults__ or ())
+            todo.extend((x.__kwdefaults__ or {}).values())
     return found, tuple(switches)
 
 
@@ -179,7 +181,7 @@ class _Base:
                      for p in found)
         return (parts, pkey, switches), found
 
-    def _trace(self, args: tuple, key: Any, seed_mask: tuple[bool, ...] | None,
+    def _trace(self, args: tuple, key: Any, seed_mask: tuple[bool, ...] | str | None,
                reachable: list[Param]) -> Variant | None:
         """Trace and compile; ``None`` (and a recorded reason) when the call must run eagerly."""
         self.traces += 1
@@ -222,7 +224,8 @@ class _Base:
         if key not in self.eager:
             name = getattr(self.f, "__name__", "f")
             text = "; ".join(reasons)
-            warnings.warn(f"ag.delta({name}): this call signature runs eagerly (recorded, not "
+            what = "ag.compile" if self.with_params else "ag.delta"
+            warnings.warn(f"{what}({name}): this call signature runs eagerly (recorded, not "
                           f"replayed) because {text}", RuntimeWarning, stacklevel=4)
             self.events.append(f"eager: {text}")
         self.eager[key] = reasons
@@ -541,11 +544,12 @@ class Compiled(_Base):
                 self.events.append(f"guard failed: {e}")
                 continue
             return self._pack(v, outs, grads, found, len(args))
-        v = self._trace(args, key, None, found)
+        v = self._trace(args, key, "first", found)
         if v is None:
             return self._eager(args, found)
-        self._remember(key, v)
         outs, grads = v.value_and_grad(*self._inputs(args, v))
+        api._scalar_check("ag.compile", outs[0])  # as diff: the loss must be a scalar
+        self._remember(key, v)
         return self._pack(v, outs, grads, found, len(args))
 
     @property
@@ -558,15 +562,25 @@ class Compiled(_Base):
               n_args: int) -> tuple[Any, list[Any]]:
         n_leaves = len(grads) - len(v.params)
         by_param = {id(p): g for p, g in zip(v.params, grads[n_leaves:], strict=True)}
-        loss = outs if len(outs) > 1 else outs[0]
+        loss = tuple(outs) if len(outs) > 1 else outs[0]
         known = {id(p) for p in found}
         order = found + [p for p in v.params if id(p) not in known]
         self._last_params = order
         return loss, [by_param.get(id(p)) for p in order]
 
     def _eager(self, args: tuple, found: list[Param]) -> tuple[Any, list[Any]]:
-        tape = api.diff(self.f, *args)
-        return api.value(tape), [api.grad(tape, p) for p in found]
+        aux: list[Any] = []
+
+        def loss() -> Any:
+            out = self.f(*args)
+            if isinstance(out, tuple):
+                aux.extend(api.value(o) for o in out[1:])
+                return out[0]
+            return out
+
+        tape = api.diff(loss)
+        value = api.value(tape)
+        return ((value, *aux) if aux else value), [api.grad(tape, p) for p in found]
 
 
 def compile(f: Callable[..., Any], *, max_variants: int = 8) -> Compiled:  # noqa: A001
@@ -581,6 +595,10 @@ def compile(f: Callable[..., Any], *, max_variants: int = 8) -> Compiled:  # noq
     Data arguments are inputs, never gradients; their shapes and dtypes are part of the
     signature. Updating ``p.value`` in place between calls is what training does and is
     seen by the next call; replacing a Param by another changes the signature (re-trace).
+    ``f`` may return ``(loss, *aux)`` (an accuracy, a prediction): only the loss is
+    differentiated, and ``step`` returns ``((loss, *aux), grads)``. A step that draws random
+    numbers (dropout) or updates state (batch-norm running statistics) runs eagerly, with a
+    warning (see :func:`delta`).
 
     Args:
         f: the loss function of the data arguments.

@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import api
 from .. import tape as tape_mod
-from ..backend import is_array
+from ..backend import array_module, is_array
 from ..registry import PRIMITIVES, Primitive
 from ..tape import backward, pop_tape, push_tape, seed_like
 from ..tensor import Param, Result, Tensor, new_leaf, node_on, peel, raw
@@ -325,13 +325,15 @@ def _reachable(roots: Any) -> tuple[list[np.random.Generator], list[np.ndarray],
         if isinstance(x, Tensor):
             continue
         if is_array(x):
-            if isinstance(x, np.ndarray) and x.dtype != object:
+            if x.dtype != object:
                 arrays.append(x)
             continue
         if isinstance(x, (*api._ATOMS, tape_mod.Tape)):
             continue
         if isinstance(x, types.FunctionType):
             todo.extend(referenced_globals(x))
+            todo.extend(x.__defaults__ or ())
+            todo.extend((x.__kwdefaults__ or {}).values())
         if isinstance(getattr(x, "__dict__", None), dict) and not isinstance(x, _FUNCTIONS):
             objects.append(x)
         todo.extend(api._children(x))
@@ -361,11 +363,27 @@ def _fingerprint(obj: Any) -> tuple:
     return tuple((k, id(v)) for k, v in d.items())
 
 
+def _library_generators() -> list[np.random.Generator]:
+    """The random generators the library's own modules keep (dropout's default one ...)."""
+    out = []
+    for name, module in list(sys.modules.items()):
+        if name.startswith("minitorch_ag") and module is not None:
+            out.extend(v for v in vars(module).values() if isinstance(v, np.random.Generator))
+    return out
+
+
 class _StateWatch:
-    """Notices what a call changed outside its result: random states, arrays, attributes."""
+    """Notices what a call changed outside its result: random states, arrays, attributes.
+
+    It sees what ``f`` can reach: its closure, the globals it names, its default arguments,
+    its arguments, and the library's own generators; state hidden anywhere else is not seen
+    (the docs say so).
+    """
 
     def __init__(self, roots: Any) -> None:
         self.gens, self.arrays, self.objects = _reachable(roots)
+        known = {id(g) for g in self.gens}
+        self.gens += [g for g in _library_generators() if id(g) not in known]
         self.global_rng = _rng_state(np.random.get_state())
         self.gen_states = [_rng_state(g.bit_generator.state) for g in self.gens]
         self.array_copies = [a.copy() for a in self.arrays]
@@ -381,7 +399,8 @@ class _StateWatch:
             out.append("it draws random numbers from a np.random.Generator (dropout ...), "
                        "which a replay would not redraw")
         for a, c in zip(self.arrays, self.array_copies, strict=True):
-            if a.shape != c.shape or not np.array_equal(a, c, equal_nan=True):
+            if a.shape != c.shape or not array_module(a).array_equal(a, c, equal_nan=a.dtype.kind
+                                                                      in "fc"):
                 out.append(f"it writes into an array it can reach (shape {a.shape}), a side "
                            f"effect a replay would not repeat (running statistics ...)")
                 break
@@ -435,14 +454,16 @@ def _private_copy(v: Any) -> Any:
 
 
 def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
-               seed_mask: tuple[bool, ...] | None = None, with_params: bool = False) -> Trace:
+               seed_mask: tuple[bool, ...] | str | None = None,
+               with_params: bool = False) -> Trace:
     """Trace ``f(*args)``: its forward pass, then its pullback from the outputs in ``seed_mask``.
 
     Args:
         f: the function.
         args: its arguments (arrays, numbers, containers of them, anything else as a constant).
         const: positions of arguments that get no gradient (they are inputs, not constants).
-        seed_mask: which outputs get a cotangent (all when ``None``).
+        seed_mask: which outputs get a cotangent (all when ``None``; ``"first"``: only the
+            first, the loss of a training step whose other outputs are auxiliary).
         with_params: also differentiate with respect to the Params the call reaches.
 
     Returns:
@@ -482,7 +503,10 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                              zip(nodes2, outs, strict=True)]
             trace.outputs = [_t1_node(o, trace) if isinstance(o, Tensor) else o
                              for o in trace.outputs]
-            mask = seed_mask or (True,) * len(outs)
+            if seed_mask == "first":  # a training step: the loss, then auxiliary outputs
+                mask = (True,) + (False,) * (len(outs) - 1)
+            else:
+                mask = seed_mask or (True,) * len(outs)
             trace.backward_start = len(t1.nodes)
             seeds = []
             for n, o, wanted in zip(nodes2, trace.outputs, mask, strict=True):

@@ -266,3 +266,78 @@ def test_checkdiff_catches_a_wrong_pullback() -> None:
 
     with pytest.raises(AssertionError, match="argument 0"):
         ag.checkdiff(lambda x: np.sum(x ** 2), bad, np.array([1.0, 2.0]))
+
+
+def test_compile_with_auxiliary_outputs_differentiates_the_loss_only() -> None:
+    w = ag.Param(np.array([1.0, -2.0]))
+
+    def loss(x):
+        pred = x @ w
+        return np.sum(pred ** 2), np.mean(pred > 0)
+
+    step = ag.compile(loss)
+    x = np.array([[1.0, 1.0], [2.0, 0.5]])
+    for _ in range(2):
+        (value, acc), (g,) = step(x)
+        tape = ag.diff(lambda: loss(x)[0])
+        exact(value, ag.value(tape))
+        exact(g, ag.grad(tape, w))
+        assert acc == 0.5
+    assert step.traces == 1
+
+
+def test_compile_refuses_a_non_scalar_loss() -> None:
+    w = ag.Param(np.ones(3))
+    with pytest.raises(ValueError, match="scalar"):
+        ag.compile(lambda x: x * w)(np.ones(3))
+
+
+def test_compile_with_dropout_or_batchnorm_runs_eagerly_with_a_warning() -> None:
+    from minitorch_ag import nn
+
+    x, y = RNG.standard_normal((16, 4)), RNG.integers(0, 3, 16)
+    for layer, why in ((nn.Dropout(0.5), "random"), (nn.BatchNorm(8), "writes into an array")):
+        model = nn.Chain(nn.Linear(4, 8, rng=1), layer, nn.Linear(8, 3, rng=2))
+        step = ag.compile(lambda a, b, model=model: model(a, b))
+        with pytest.warns(RuntimeWarning, match=why):
+            value, grads = step(x, y)
+        tape = ag.diff(lambda model=model: model(x, y))
+        assert all(g is not None for g in grads)
+        assert np.isfinite(value) and np.isfinite(ag.value(tape))
+
+
+def test_save_writes_large_constants_beside_the_source(tmp_path) -> None:
+    big = RNG.standard_normal((20, 20))
+    d = ag.delta(lambda x: np.sum(np.tanh(big @ x)))
+    x = RNG.standard_normal(20)
+    path = d.save(str(tmp_path / "dg.py"), x)
+    assert (tmp_path / "dg.npz").is_file()
+    namespace: dict = {"__file__": path}
+    with open(path) as fh:
+        exec(compile(fh.read(), path, "exec"), namespace)  # noqa: S102 - generated here
+    (z,), saved = namespace["forward"](x)
+    (dx,) = namespace["backward"](saved, np.ones(()))
+    want_z, back = ag.vjp(d.f, x)
+    exact(z, want_z)
+    exact(dx, back(np.ones(()))[0])
+
+
+def test_simulated_cupy_arrays_stay_on_the_device() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu"))
+    import fake_cupy
+
+    with fake_cupy.installed():
+        w = ag.Param(RNG.standard_normal((3, 2)))
+        ag.to_device(w, "gpu")
+        step = ag.compile(lambda x: np.sum(np.tanh(x @ w) ** 2))
+        x = ag.to_device(RNG.standard_normal((4, 3)), "gpu")
+        for _ in range(2):
+            value, (g,) = step(x)
+            tape = ag.diff(lambda: np.sum(np.tanh(x @ w) ** 2))
+            want = ag.grad(tape, w)
+            assert type(g) is type(want) and type(g).__module__ != "numpy"
+            np.testing.assert_array_equal(ag.to_device(g, "cpu"), ag.to_device(want, "cpu"))
+        assert step.traces == 1
