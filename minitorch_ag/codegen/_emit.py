@@ -38,6 +38,9 @@ _INFIX = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/",
           np.matmul: "@"}
 _UNARY = {np.negative: "-"}
 _SMALL = 8  # arrays up to this many elements are written as literals
+# Primitives whose result's shape depends on the values of their arguments.
+_DATA_SHAPED = {"np.nonzero", "np.argwhere", "np.flatnonzero", "np.compress", "np.extract",
+                "np.unique", "np.trim_zeros"}
 
 
 class Unsupported(Exception):
@@ -277,6 +280,24 @@ class _Emitter:
         text = ", ".join(out)
         return text + "," if isinstance(index, tuple) and len(index) == 1 else (text or "()")
 
+    def shape_depends_on_data(self, node: Any) -> bool:
+        """True when ``node``'s shape is decided by values, not shapes (``x[x > 0]``,
+        ``np.nonzero``): the generated code then checks it, as it checks a branch."""
+        prim = node.prim
+        if not hasattr(node.value, "shape"):
+            return False
+        if prim is ITEM:
+            return getattr(node.parents[0].prim, "name", "") in _DATA_SHAPED
+        if prim.name in _DATA_SHAPED:
+            return True
+        if prim.fn is operator.getitem:
+            parts = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
+            for p in parts:
+                if _is_arrayish(p) and (getattr(p, "dtype", None) == np.bool_
+                                        or id(p) in self.by_value):
+                    return True
+        return False
+
     # -- functions ---------------------------------------------------------------------
 
     def function(self, prim: Any) -> str:
@@ -468,6 +489,10 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
             lines[-1] += em.comment(n)
             for g in guards_at.get(id(n), ()):
                 lines.extend(_guard_lines(g, em.name(n)))
+            if em.shape_depends_on_data(n):
+                shape = tuple(n.value.shape)
+                lines += [f"if {em.name(n)}.shape != {shape!r}:  # a shape the data decided",
+                          f"    raise GuardFailed({em.comment(n)[4:] + ': another shape'!r})"]
             out.append(Statement(lines, em.name(n), [em.name(d) for d in deps[id(n)]]))
         return out
 

@@ -266,13 +266,20 @@ class _Base:
         return "\n".join(lines)
 
     def _program_for(self, args: tuple) -> Variant | None:
+        """The program a call with ``args`` runs (its guards checked), traced if need be."""
         key, found = self._signature(args)
-        vs = self.cache.get(key)
-        if vs:
-            return vs[0]
+        for v in self.cache.get(key) or ():
+            try:
+                if v.forward is not None:
+                    v.forward(*self._inputs(args, v))
+                else:
+                    v.value_and_grad(*self._inputs(args, v))
+            except v.GuardFailed:
+                continue
+            return v
         if key in self.eager:
             return None
-        v = self._trace(args, key, None, found)
+        v = self._trace(args, key, "first" if self.with_params else None, found)
         if v is not None:
             self._remember(key, v)
         return v

@@ -341,3 +341,13 @@ def test_simulated_cupy_arrays_stay_on_the_device() -> None:
             assert type(g) is type(want) and type(g).__module__ != "numpy"
             np.testing.assert_array_equal(ag.to_device(g, "cpu"), ag.to_device(want, "cpu"))
         assert step.traces == 1
+
+
+def test_a_shape_decided_by_the_data_is_guarded() -> None:
+    d = ag.delta(lambda x: np.sum(x[x > 0] ** 2))
+    for x in (np.array([1.0, -2.0, 3.0]), np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])):
+        z, back = d(x)
+        exact(z, d.f(x))
+        exact(back()[0], ag.grad(d.f)(x))
+    assert d.traces == 2  # [1, -2, 3] and [-1, 2, 3] select two elements each
+    assert "a shape the data decided" in d.source(np.array([1.0, 2.0, 3.0]))
