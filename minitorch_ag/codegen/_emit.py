@@ -245,6 +245,8 @@ class _Emitter:
                     finite = not (isinstance(item, float) and not np.isfinite(item))
                     text = repr(item) if finite else f"float({str(item)!r})"
                     return f"np.{a.dtype.name}({text})"
+            elif id(a) in self.trace.reachable:
+                return self.constant(a)  # a captured array: by reference, as eager code
             elif isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
                 dt = f"np.{a.dtype.name}"
                 if a.size and not a.any():

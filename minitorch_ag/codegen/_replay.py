@@ -32,7 +32,7 @@ from ..backend import array_module, is_array
 from ..tape import STATE, seed_like
 from ..tensor import Param, Tensor
 from ._emit import Program, Unsupported, emit
-from ._trace import Trace, _leaves_of, referenced_globals, trace_call
+from ._trace import Trace, _leaves_of, differentiable, referenced_globals, trace_call
 
 __all__ = ["Delta", "delta", "Compiled", "compile", "checkdiff"]
 
@@ -93,30 +93,40 @@ def _const_describe(x: Any) -> Any:
     return _describe(x)
 
 
-def _walk_state(roots: Any) -> tuple[list[Param], tuple]:
-    """The Params reachable from ``roots`` and the ``training`` switches of objects on the way."""
+def _walk_state(roots: Any, args: Any = ()) -> tuple[list[Param], tuple]:
+    """The Params reachable from ``roots``, and what else the code depends on: the
+    ``training`` switches of objects on the way and the identity, shape and dtype of every
+    plain array reached (constants of the generated code). Arrays reached through the call's
+    ``args`` are its inputs, not constants: they do not count."""
     found: list[Param] = []
     switches: list[Any] = []
     seen: set[int] = set()
-    todo = [roots]
+    todo: list[tuple[Any, bool]] = [(args, False), (roots, True)]
     while todo:
-        x = todo.pop()
+        x, constants = todo.pop()
         if isinstance(x, Param):
             if id(x) not in seen:
                 seen.add(id(x))
                 found.append(x)
             continue
-        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or is_array(x) or id(x) in seen:
+        if is_array(x):
+            # an array the code holds as a constant: rebinding the variable that held it
+            # (a global, an attribute) must not replay the old one
+            if constants:
+                switches.append((id(x), x.shape, x.dtype.str))
+            continue
+        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or id(x) in seen:
             continue
         seen.add(id(x))
         d = getattr(x, "__dict__", None)
         if d is not None and "training" in d:
             switches.append((id(x), d["training"]))
-        todo.extend(reversed(api._children(x)))
+        more = api._children(x)
         if isinstance(x, types.FunctionType):
-            todo.extend(reversed(referenced_globals(x)))
-            todo.extend(x.__defaults__ or ())
-            todo.extend((x.__kwdefaults__ or {}).values())
+            more += referenced_globals(x)
+            more += list(x.__defaults__ or ())
+            more += list((x.__kwdefaults__ or {}).values())
+        todo.extend((c, constants) for c in reversed(more))
     return found, tuple(switches)
 
 
@@ -176,7 +186,7 @@ class _Base:
         const = self._const(len(args))
         parts = tuple(_const_describe(a) if i in const else _describe(a)
                       for i, a in enumerate(args))
-        found, switches = _walk_state((self.f, [a for a in args if not is_array(a)]))
+        found, switches = _walk_state(self.f, args)
         pkey = tuple((id(p), type(p.value), np.shape(p.value), np.result_type(p.value).str)
                      for p in found)
         return (parts, pkey, switches), found
@@ -434,7 +444,7 @@ class Delta(_Base):
     def _pack(self, args: tuple, key: Any, v: Variant, outs: tuple, saved: tuple) -> tuple:
         const = self._const(len(args))
         leaves = [(path, val) for i, a in enumerate(args) if i not in const
-                  for path, val in _leaves_of(a, (i,))]
+                  for path, val in _leaves_of(a, (i,)) if differentiable(val)]
         n_out = len(outs)
 
         def back(*cotangents: Any) -> tuple[Any, ...]:
@@ -445,7 +455,12 @@ class Delta(_Base):
                                 f"cotangent per output: {n_out} expected, {len(cotangents)} "
                                 f"given")
             if all(c is not None for c in cotangents):
-                grads = v.backward(saved, *cotangents)
+                try:
+                    grads = v.backward(saved, *cotangents)
+                except v.GuardFailed as e:  # a rule branched on a value: record this one
+                    self.events.append(f"guard failed in the pullback: {e}")
+                    _, eager_back = api.vjp(self.f, *args, const=const)
+                    return eager_back(*cotangents)
             else:
                 grads = self._masked(args, key, cotangents)
                 if grads is None:
@@ -563,7 +578,7 @@ class Compiled(_Base):
     def params(self) -> list[Param]:
         """The Params the loss reaches through its closure and the globals it names (the
         order of the gradients returned)."""
-        return self._last_params or _walk_state((self.f, []))[0]
+        return self._last_params or _walk_state(self.f)[0]
 
     def _pack(self, v: Variant, outs: tuple, grads: tuple, found: list[Param],
               n_args: int) -> tuple[Any, list[Any]]:

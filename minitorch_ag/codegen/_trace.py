@@ -224,6 +224,9 @@ class Trace:
         self.inner_mark: Any = None
         self.in_backward = False
         self.last_where: Where | None = None
+        # ids of the plain arrays f reaches (closure, globals, defaults): the code refers to
+        # them by name, never copies their values, so in-place changes are seen on replay
+        self.reachable: set[int] = set()
 
 
 # ----------------------------------------------------------------------------------------
@@ -418,7 +421,16 @@ class _StateWatch:
 
 
 def _is_leaf(x: Any) -> bool:
-    return api._is_differentiable_leaf(x) and not isinstance(x, Tensor)
+    """An input of the generated code: a number or an array of any dtype (a boolean mask is
+    an input too, never a constant frozen into the code)."""
+    if isinstance(x, Tensor):
+        return False
+    return api._is_differentiable_leaf(x) or is_array(x)
+
+
+def differentiable(x: Any) -> bool:
+    """An input that gets a gradient (numbers and numeric arrays; not masks)."""
+    return api._is_differentiable_leaf(x)
 
 
 def _leaves_of(x: Any, path: tuple) -> list[tuple[tuple, Any]]:
@@ -489,9 +501,9 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                 # constant arguments are inputs of the program (T1 leaves) that T2 does not
                 # differentiate: to f they are constants, as ag.vjp's const= makes them
                 table2 = {path: new_leaf(leaf, t2) for path, leaf in table1.items()
-                          if path[0] not in const}
-                wrapped = tuple(_rebuild(a, (i,), table1 if i in const else table2)
-                                for i, a in enumerate(args))
+                          if path[0] not in const and differentiable(leaf.value)}
+                seen_by_f = {**table1, **table2}
+                wrapped = tuple(_rebuild(a, (i,), seen_by_f) for i, a in enumerate(args))
                 out = f(*wrapped)
                 trace.several = isinstance(out, tuple)
                 trace.out_type = type(out)
@@ -536,6 +548,7 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
         finally:
             pop_tape(t1)
     trace.problems.extend(watch.changes())
+    trace.reachable = {id(a) for a in watch.arrays}
     return trace
 
 

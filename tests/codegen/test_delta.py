@@ -351,3 +351,31 @@ def test_a_shape_decided_by_the_data_is_guarded() -> None:
         exact(back()[0], ag.grad(d.f)(x))
     assert d.traces == 2  # [1, -2, 3] and [-1, 2, 3] select two elements each
     assert "a shape the data decided" in d.source(np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_mask_argument_is_an_input_not_a_constant() -> None:
+    d = ag.delta(lambda x, m: np.sum(np.where(m, x, 0.0) ** 2))
+    x = np.array([1.0, 2.0, 3.0])
+    for m in (np.array([True, False, True]), np.array([False, True, True])):
+        z, back = d(x, m)
+        exact(z, d.f(x, m))
+        dx, dm = back()
+        exact(dx, 2 * x * m)
+        assert dm is None
+    assert d.traces == 1
+
+
+def test_a_rebound_global_array_retraces() -> None:
+    global SCALE
+    SCALE = np.array([1.0, 2.0])
+    d = ag.delta(lambda x: np.sum(SCALE * x))
+    x = np.ones(2)
+    exact(d(x)[1]()[0], np.array([1.0, 2.0]))
+    SCALE = np.array([5.0, 7.0])
+    exact(d(x)[1]()[0], np.array([5.0, 7.0]))
+    SCALE[...] = 3.0  # in place: the same array, seen by the replay
+    exact(d(x)[1]()[0], np.array([3.0, 3.0]))
+    assert d.traces == 2
+
+
+SCALE = np.ones(2)
