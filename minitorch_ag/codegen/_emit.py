@@ -346,7 +346,8 @@ class _Emitter:
         alias = _identifier(getattr(fn, "__name__", "fn").lstrip("_") or "fn", self.taken)
         self.prog.namespace[alias] = fn
         self.prog.standalone = False
-        self.imports[alias] = f"# {alias}: {getattr(fn, '__qualname__', fn)!s} (not importable)"
+        what = getattr(fn, "description", None) or f"{getattr(fn, '__qualname__', fn)!s}"
+        self.imports[alias] = f"# {alias}: {what} (not importable)"
         return alias
 
     def call_text(self, node: Any) -> list[str]:

@@ -28,11 +28,19 @@ from typing import Any
 import numpy as np
 
 from .. import api
-from ..backend import array_module, is_array
+from ..backend import array_module, is_array, to_host
+from ..sparse import Sparse
 from ..tape import STATE, seed_like
 from ..tensor import Param, Tensor
 from ._emit import Program, Unsupported, emit
-from ._trace import Trace, _leaves_of, differentiable, referenced_globals, trace_call
+from ._trace import (
+    Trace,
+    _leaves_of,
+    differentiable,
+    referenced_globals,
+    suspect_rules,
+    trace_call,
+)
 
 __all__ = ["Delta", "delta", "Compiled", "compile", "checkdiff"]
 
@@ -193,42 +201,144 @@ class _Base:
 
     def _trace(self, args: tuple, key: Any, seed_mask: tuple[bool, ...] | str | None,
                reachable: list[Param]) -> Variant | None:
-        """Trace and compile; ``None`` (and a recorded reason) when the call must run eagerly."""
+        """Trace and compile; ``None`` (and a recorded reason) when the call must run eagerly.
+
+        Up to three attempts: gradient rules spelled out step by step; when the check on other
+        inputs shows a value frozen from the data, the rules that handed the pullback plain
+        arrays recorded as one call each (see ``opaque_rules``); then every rule so. A
+        program is kept only when it reproduces the trace and agrees with recording on other
+        inputs.
+        """
         self.traces += 1
+        reasons: list[str] = []
+        attempts: list[set[str] | bool] = [False]
+        while attempts:
+            opaque = attempts.pop(0)
+            variant, why, trace = self._attempt(args, seed_mask, opaque)
+            if variant is not None:
+                if opaque:
+                    self.events.append(f"rules recorded as calls: "
+                                       f"{'all' if opaque is True else sorted(opaque)}")
+                return variant
+            reasons = reasons + [r for r in why if r not in reasons]
+            if trace is None or not any("depends on a value" in r for r in why):
+                break
+            if opaque is False:
+                suspects = suspect_rules(trace)
+                attempts = ([suspects] if suspects else []) + [True]
+        self._go_eager(key, reasons)
+        return None
+
+    def _attempt(self, args: tuple, seed_mask: tuple[bool, ...] | str | None,
+                 opaque: set[str] | bool) -> tuple[Variant | None, list[str], Trace | None]:
+        """One trace, code generation and both checks: (program or None, reasons, trace)."""
         t0 = time.perf_counter()
         const = self._const(len(args))
         try:
-            trace = trace_call(self.f, args, const, seed_mask, with_params=self.with_params)
+            trace = trace_call(self.f, args, const, seed_mask, with_params=self.with_params,
+                               opaque=opaque)
         except Exception as e:  # noqa: BLE001 - the eager call reports a genuine error itself
-            trace = None
-            reasons = [f"tracing it failed ({type(e).__name__}: {e})"]
-        else:
-            reasons = list(trace.problems)
+            return None, [f"tracing it failed ({type(e).__name__}: {e})"], None
+        if trace.problems:
+            return None, list(trace.problems), None
+        if self.with_params:  # as diff: a training step's loss must be a scalar
+            first = trace.outputs[0]
+            api._scalar_check("ag.compile", first.value if isinstance(first, Tensor) else first)
         t1 = time.perf_counter()
-        program = None
-        if not reasons:
-            names = _param_names(self.f, [p for p, _ in trace.param_leaves])
-            try:
-                program = emit(trace, self.f, len(args), _title(self.f, args, const), names,
-                               self.functions)
-            except Unsupported as e:
-                reasons.append(str(e))
+        names = _param_names(self.f, [p for p, _ in trace.param_leaves])
+        try:
+            program = emit(trace, self.f, len(args), _title(self.f, args, const), names,
+                           self.functions)
+        except Unsupported as e:
+            return None, [str(e)], trace
         t2 = time.perf_counter()
-        if program is not None:
+        try:
+            variant = Variant(program, [p for p, _ in trace.param_leaves], (t1 - t0) * 1e3,
+                              (t2 - t1) * 1e3, len(trace.tape.nodes))
+            _self_check(variant, trace, args)
+        except Exception as e:  # noqa: BLE001 - any failure means eager
+            return None, [f"the generated code does not reproduce the trace: {e}"], trace
+        problem = self._cross_check(variant, trace, args)
+        if problem:
+            return None, [problem], trace
+        return variant, [], trace
+
+    def _cross_check(self, variant: Variant, trace: Trace, args: tuple) -> str | None:
+        """Run the program and the eager recording on *other* inputs; ``None`` when they agree.
+
+        The self-check reruns the traced inputs, so it cannot see a value the trace took from
+        the data outside the tape: a gradient rule that reads a plain copy of its argument
+        (a one-hot of the labels, an argmax mask), or ``ag.value(x)`` in the function. Those
+        become constants of the code. Here every input is changed (floats scaled by up to
+        10%, integer and boolean arrays shuffled; then, if a branch flips, scaled by 1e-4
+        only) and the program must give what recording gives for the new inputs; a frozen
+        value shows as a difference. Returns the reason when it does not.
+        """
+        rng = np.random.default_rng(len(trace.tape.nodes))
+        for scale, shuffle in ((0.1, True), (1e-4, False)):
+            new_args = tuple(_perturb(a, rng, scale, shuffle) for a in args)
+            saved = [(p, p.value) for p in variant.params]
             try:
-                variant = Variant(program, [p for p, _ in trace.param_leaves],
-                                  (t1 - t0) * 1e3, (t2 - t1) * 1e3,
-                                  len(trace.tape.nodes))
-                _self_check(variant, trace, args)
-            except (Unsupported, Exception) as e:  # noqa: BLE001 - any failure means eager
-                reasons.append(f"the generated code does not reproduce the trace: {e}")
-                variant = None
-        else:
-            variant = None
-        if reasons:
-            self._go_eager(key, reasons)
+                for p, v in saved:
+                    p.value = _perturb(v, rng, scale, False)
+                try:
+                    got = self._run_variant(variant, new_args, trace)
+                except variant.GuardFailed:
+                    continue
+                want = self._reference(new_args, trace)
+            except Exception as e:  # noqa: BLE001 - the eager run reports real errors itself
+                return f"checking the generated code on other inputs failed ({e})"
+            finally:
+                for p, v in saved:
+                    p.value = v
+            for k, (g, w) in enumerate(zip(got, want, strict=True)):
+                if not _close(g, w):
+                    return (f"its result {k} depends on a value the trace took from the data "
+                            f"outside the tape (a gradient rule or the function reads a plain "
+                            f"copy of an input), which the generated code would freeze")
             return None
-        return variant
+        return "its branches change under small changes of the inputs: it cannot be checked"
+
+    def _run_variant(self, v: Variant, args: tuple, trace: Trace) -> list[Any]:
+        """Outputs then gradients, from the generated code, with the trace's cotangents."""
+        inputs = self._inputs(args, v)
+        if v.forward is not None:
+            outs, saved = v.forward(*inputs)
+            cots = [seed_like(o) for o, c in zip(outs, trace.cot_leaves, strict=True)
+                    if c is not None]
+            grads = v.backward(saved, *cots)
+        else:
+            outs, grads = v.value_and_grad(*inputs)
+        return [*outs, *grads]
+
+    def _reference(self, args: tuple, trace: Trace) -> list[Any]:
+        """Outputs then gradients, recorded eagerly (``ag.vjp`` or ``ag.diff``)."""
+        if self.with_params:
+            aux: list[Any] = []
+
+            def loss() -> Any:
+                out = self.f(*args)
+                if isinstance(out, tuple):
+                    aux.extend(api.value(o) for o in out[1:])
+                    return out[0]
+                return out
+
+            tape = api.diff(loss)
+            grads = [api.value(api.grad(tape, p)) for p, _ in trace.param_leaves]
+            return [api.value(tape), *aux, *grads]
+        const = self._const(len(args))
+        out, back = api.vjp(self.f, *args, const=const)
+        outs = list(out) if trace.several else [out]
+        cots = [seed_like(o) if c is not None else None
+                for o, c in zip(outs, trace.cot_leaves, strict=True)]
+        grads = back(*cots)
+        flat = []
+        for path, _ in trace.arg_grads:
+            g = grads[path[0]]
+            for key in path[1:]:
+                g = g[key]
+            flat.append(g)
+        return [*outs, *flat]
 
     def _go_eager(self, key: Any, reasons: list[str]) -> None:
         if key not in self.eager:
@@ -376,6 +486,57 @@ def _same(a: Any, b: Any) -> bool:
         return bool(xp.array_equal(xp.asarray(a), xp.asarray(b), equal_nan=True)) and \
             np.result_type(a) == np.result_type(b)
     return bool(a == b or (a != a and b != b))
+
+
+def _perturb(x: Any, rng: np.random.Generator, scale: float, shuffle: bool) -> Any:
+    """``x`` with its numbers changed a little (see ``_cross_check``); structure kept."""
+    if isinstance(x, Tensor):
+        return x
+    if is_array(x):
+        kind = x.dtype.kind
+        if kind in "fc":
+            xp = array_module(x)
+            u = xp.asarray(rng.uniform(-1.0, 1.0, x.shape).astype(x.dtype))
+            return x * (1 + scale * u)
+        if kind in "iub" and shuffle and x.size > 1:
+            xp = array_module(x)
+            order = xp.asarray(rng.permutation(x.size))
+            return x.reshape(-1)[order].reshape(x.shape)
+        return x
+    if isinstance(x, float):
+        return x * (1 + scale * rng.uniform(-1.0, 1.0))
+    if isinstance(x, dict):
+        return type(x)((k, _perturb(v, rng, scale, shuffle)) for k, v in x.items())
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_perturb(v, rng, scale, shuffle) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(_perturb(v, rng, scale, shuffle) for v in x)
+    return x
+
+
+def _close(got: Any, want: Any) -> bool:
+    """Agreement of the generated code with recording on the same new inputs: equal up to
+    the last bits that ``ndarray.__pow__``'s fast paths may change (see tests/codegen)."""
+    if got is None or want is None:
+        other = want if got is None else got
+        return other is None or not np.any(ag_host(other))
+    got, want = ag_host(got), ag_host(want)
+    if np.shape(got) != np.shape(want):
+        return False
+    dtype = np.result_type(got)
+    rtol = 1e-4 if dtype in (np.float32, np.complex64) else 1e-9
+    return bool(np.allclose(got, want, rtol=rtol, atol=rtol * float(np.max(np.abs(want),
+                                                                           initial=0.0)),
+                            equal_nan=True))
+
+
+def ag_host(x: Any) -> Any:
+    """``x`` as a NumPy value (a Sparse gradient made dense, a device array copied)."""
+    if isinstance(x, Sparse):
+        x = x.to_dense()
+    if is_array(x) and array_module(x) is not np:
+        return to_host(x)
+    return x
 
 
 def _self_check(variant: Variant, trace: Trace, args: tuple) -> None:
@@ -570,7 +731,6 @@ class Compiled(_Base):
         if v is None:
             return self._eager(args, found)
         outs, grads = v.value_and_grad(*self._inputs(args, v))
-        api._scalar_check("ag.compile", outs[0])  # as diff: the loss must be a scalar
         self._remember(key, v)
         return self._pack(v, outs, grads, found, len(args))
 

@@ -38,8 +38,8 @@ from .. import api
 from .. import tape as tape_mod
 from ..backend import array_module, is_array
 from ..registry import PRIMITIVES, Primitive
-from ..tape import backward, pop_tape, push_tape, seed_like
-from ..tensor import Param, Result, Tensor, new_leaf, node_on, peel, raw
+from ..tape import ITEM, backward, pop_tape, push_tape, seed_like
+from ..tensor import Param, Result, Tensor, call, new_leaf, node_on, peel, raw
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -467,7 +467,7 @@ def _private_copy(v: Any) -> Any:
 
 def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                seed_mask: tuple[bool, ...] | str | None = None,
-               with_params: bool = False) -> Trace:
+               with_params: bool = False, opaque: set[str] | bool = False) -> Trace:
     """Trace ``f(*args)``: its forward pass, then its pullback from the outputs in ``seed_mask``.
 
     Args:
@@ -477,6 +477,9 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
         seed_mask: which outputs get a cotangent (all when ``None``; ``"first"``: only the
             first, the loss of a training step whose other outputs are auxiliary).
         with_params: also differentiate with respect to the Params the call reaches.
+        opaque: primitives (by name; ``True``: all) whose gradient rules are recorded as one
+            call each, run on plain values on replay, instead of step by step (see
+            :func:`opaque_rules`).
 
     Returns:
         The :class:`Trace`; ``trace.problems`` lists what makes it unfit for replay.
@@ -532,6 +535,12 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
                     seeds.append((n, cot))
             backward_start = len(t1.nodes)
             trace.in_backward = True
+            if opaque:
+                for node in t2.nodes:
+                    prim = getattr(node, "prim", None)
+                    if (prim is not None and prim is not ITEM
+                            and (opaque is True or prim.name in opaque)):
+                        node.prim = opaque_rules(prim)
             backward(t2, seeds)
             # leaves made above belong to the inputs, not to the pullback's code
             trace.backward_start = backward_start
@@ -550,6 +559,106 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
     trace.problems.extend(watch.changes())
     trace.reachable = {id(a) for a in watch.arrays}
     return trace
+
+
+# ----------------------------------------------------------------------------------------
+# Gradient rules recorded as one call (for rules that read plain copies of their inputs)
+# ----------------------------------------------------------------------------------------
+
+
+class _RuleCall:
+    """A gradient rule as a function of plain values, a Sparse result made dense."""
+
+    def __init__(self, rule: Callable[..., Any], name: str, of: str) -> None:
+        self.rule = rule
+        self.__name__ = name
+        self.__qualname__ = name
+        self.description = (f"the gradient rule of {of}, run as one call (it reads plain "
+                            f"values of its inputs); from minitorch_ag")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.rule(*args, **kwargs)
+        if isinstance(out, (list, tuple)):
+            return tuple(_dense(v) for v in out)
+        return _dense(out)
+
+
+def _dense(v: Any) -> Any:
+    return v.to_dense() if v.__class__.__name__ == "Sparse" else v
+
+
+_OPAQUE: dict[int, Primitive] = {}
+
+
+def opaque_rules(prim: Primitive) -> Primitive:
+    """``prim`` with each gradient rule recorded as one call on the trace.
+
+    A rule that reads a plain copy of an argument (``raw(x)``: a one-hot of the labels, the
+    mask of a maximum) computes part of its result outside the tape; traced step by step,
+    that part would be frozen into the generated code. Recorded as one call, the rule runs on
+    the replay's own values. The cost: that line of the generated code calls the rule (and so
+    imports minitorch_ag) instead of spelling it out.
+    """
+    hit = _OPAQUE.get(id(prim))
+    if hit is not None:
+        return hit
+    stem = "".join(c if c.isalnum() else "_" for c in prim.name.replace("np.", ""))
+    grads = tuple(None if r is None else _recorded_rule(r, f"grad_{stem}_{k}", prim.name)
+                  for k, r in enumerate(prim.grads))
+    grad_all = (None if prim.grad_all is None
+                else _recorded_rule_all(prim.grad_all, f"grad_{stem}", prim.name))
+    new = Primitive(prim.fn, grads, name=prim.name, grad_all=grad_all, ufunc=prim.ufunc,
+                    adapter=prim.adapter)
+    _OPAQUE[id(prim)] = new
+    _KEEP.append(prim)  # ids stay unique while the cache refers to them
+    return new
+
+
+_KEEP: list[Primitive] = []
+
+
+def _recorded_rule(rule: Callable[..., Any], name: str, of: str) -> Callable[..., Any]:
+    record = Primitive(_RuleCall(rule, name, of), name=name, grad_all=_no_grads)
+
+    def recorded(dy: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        out = call(record, (dy, y, *args), kwargs)
+        return None if raw(out) is None else out
+
+    return recorded
+
+
+def _recorded_rule_all(rule: Callable[..., Any], name: str, of: str) -> Callable[..., Any]:
+    record = Primitive(_RuleCall(rule, name, of), name=name, grad_all=_no_grads)
+
+    def recorded(dy: Any, y: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        out = call(record, (dy, y, *args), kwargs)
+        if not isinstance(out, tuple):
+            out = tuple(out[k] for k in range(len(raw(out))))
+        return [None if raw(v) is None else v for v in out]
+
+    return recorded
+
+
+def suspect_rules(trace: Trace) -> set[str]:
+    """Primitives whose rules handed the pullback a plain array made while tracing (not a
+    value on the tape, not an array the function holds): likely read from the data."""
+    values = {id(n.value) for n in trace.tape.nodes if n is not None}
+    found: set[str] = set()
+    for node in trace.tape.nodes[trace.backward_start:]:
+        if node is None or node.prim is None or node.parents is None:
+            continue
+        stack = [a for a, p in zip(node.args, node.parents, strict=False) if p is None]
+        while stack:
+            a = stack.pop()
+            if isinstance(a, (tuple, list)):
+                stack.extend(a)
+            elif (is_array(a) and id(a) not in values and id(a) not in trace.reachable
+                  and getattr(a, "size", 0) > 1):
+                where = trace.where.get(id(node))
+                inner = getattr(where, "rule_of", None)
+                if inner is not None and inner.prim is not None:
+                    found.add(inner.prim.name)
+    return found
 
 
 def _renamed_args(t2: Any, table2: dict[tuple, Any]) -> list[tuple[int, Any]]:
