@@ -273,12 +273,14 @@ class _Base:
         program must give what recording gives for the new inputs; a frozen value shows as
         a difference. First every array is shuffled and its floats scaled by up to 10% (new
         orders, new masks); where that leaves a domain (an error) or flips a branch, only
-        integers are shuffled; then floats are only scaled by 1e-4. Returns the reason when
-        the program disagrees, or when no change of the inputs could be checked.
+        integers are shuffled; then floats are only scaled by 1e-4, then only upwards (an
+        ``int(n)`` of a whole number keeps its value), then only in arrays. Returns the reason
+        when the program disagrees, or when no change of the inputs could be checked.
         """
         rng = np.random.default_rng(len(trace.tape.nodes))
         failures = []
-        for scale, shuffle in ((0.1, "all"), (0.1, "ints"), (1e-4, "")):
+        for scale, shuffle in ((0.1, "all"), (0.1, "ints"), (1e-4, ""), (1e-4, "up"),
+                               (1e-4, "up arrays")):
             new_args = tuple(_perturb(a, rng, scale, shuffle) for a in args)
             saved = [(p, p.value) for p in variant.params]
             try:
@@ -495,7 +497,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _perturb(x: Any, rng: np.random.Generator, scale: float, shuffle: str) -> Any:
     """``x`` with its numbers changed (see ``_cross_check``); structure kept. ``shuffle``:
-    ``"all"`` permutes every array's elements, ``"ints"`` integer and boolean arrays only."""
+    ``"all"`` permutes every array's elements, ``"ints"`` integer and boolean arrays only;
+    ``"up"`` scales upwards only, ``"up arrays"`` too and leaves Python numbers alone."""
     if isinstance(x, Tensor):
         return x
     if is_array(x):
@@ -504,15 +507,18 @@ def _perturb(x: Any, rng: np.random.Generator, scale: float, shuffle: str) -> An
             xp = array_module(x)
             if shuffle == "all" and x.size > 1:
                 x = x.reshape(-1)[xp.asarray(rng.permutation(x.size))].reshape(x.shape)
-            u = xp.asarray(rng.uniform(-1.0, 1.0, x.shape).astype(x.dtype))
+            low = 0.0 if shuffle.startswith("up") else -1.0
+            u = xp.asarray(rng.uniform(low, 1.0, x.shape).astype(x.dtype))
             return x * (1 + scale * u)
-        if kind in "iub" and shuffle and x.size > 1:
+        if kind in "iub" and shuffle in ("all", "ints") and x.size > 1:
             xp = array_module(x)
             order = xp.asarray(rng.permutation(x.size))
             return x.reshape(-1)[order].reshape(x.shape)
         return x
     if isinstance(x, float):
-        return x * (1 + scale * rng.uniform(-1.0, 1.0))
+        if shuffle == "up arrays":
+            return x
+        return x * (1 + scale * rng.uniform(0.0 if shuffle == "up" else -1.0, 1.0))
     if isinstance(x, dict):
         return type(x)((k, _perturb(v, rng, scale, shuffle)) for k, v in x.items())
     if isinstance(x, tuple) and hasattr(x, "_fields"):
