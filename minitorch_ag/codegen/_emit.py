@@ -21,10 +21,14 @@ the replay's namespace, and written to a ``.npz`` file beside a saved ``.py``).
 from __future__ import annotations
 
 import builtins
+import dis
 import importlib
 import inspect
 import keyword
 import operator
+import re
+import textwrap
+import types
 from typing import Any
 
 import numpy as np
@@ -122,6 +126,8 @@ class _Emitter:
         self.const_k = 0
         self.temps = 0
         self.fn_names: dict[int, str] = {}
+        self.inlined: dict[int, str] = {}
+        self.helper_defs: list[str] = []
         self.f = f
         arg_names = _arg_names(f, n_args)
         for path, leaf in trace.arg_leaves:
@@ -245,7 +251,7 @@ class _Emitter:
                     finite = not (isinstance(item, float) and not np.isfinite(item))
                     text = repr(item) if finite else f"float({str(item)!r})"
                     return f"np.{a.dtype.name}({text})"
-            elif id(a) in self.trace.reachable:
+            elif self.captured(a):
                 return self.constant(a)  # a captured array: by reference, as eager code
             elif isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
                 dt = f"np.{a.dtype.name}"
@@ -281,6 +287,14 @@ class _Emitter:
                 out.append(self.lit(p))
         text = ", ".join(out)
         return text + "," if isinstance(index, tuple) and len(index) == 1 else (text or "()")
+
+    def captured(self, a: Any) -> bool:
+        """``a`` is an array the function holds, or a view of one (read by reference)."""
+        while a is not None:
+            if id(a) in self.trace.reachable:
+                return True
+            a = getattr(a, "base", None)
+        return False
 
     def shape_depends_on_data(self, node: Any) -> bool:
         """True when ``node``'s shape is decided by values, not shapes (``x[x > 0]``,
@@ -328,6 +342,9 @@ class _Emitter:
                 return f"scipy.special.{short}"
         module = getattr(fn, "__module__", None)
         qual = getattr(fn, "__qualname__", None)
+        inlined = self.inline(fn) if (module or "").startswith("minitorch_ag") else None
+        if inlined is not None:
+            return inlined
         if module and qual and "<" not in qual:
             try:
                 obj = importlib.import_module(module)
@@ -348,6 +365,54 @@ class _Emitter:
         self.prog.standalone = False
         what = getattr(fn, "description", None) or f"{getattr(fn, '__qualname__', fn)!s}"
         self.imports[alias] = f"# {alias}: {what} (not importable)"
+        return alias
+
+    def inline(self, fn: Any, depth: int = 0) -> str | None:
+        """Copy a small library helper into the generated module, so that the code needs no
+        minitorch_ag import: only for a module-level function whose globals are ``np`` and
+        other such helpers, with literal defaults and no closure. Returns its name there."""
+        key = id(fn)
+        if key in self.inlined:
+            return self.inlined[key]
+        if (depth > 3 or not isinstance(fn, types.FunctionType) or fn.__closure__
+                or "<" in fn.__qualname__ or "." in fn.__qualname__):
+            return None
+        if any(not isinstance(d, (int, float, str, bool, type(None)))
+               for d in (fn.__defaults__ or ())) or fn.__kwdefaults__:
+            return None
+        try:
+            source = textwrap.dedent(inspect.getsource(fn))
+        except (OSError, TypeError):
+            return None
+        if not source.startswith(f"def {fn.__name__}("):
+            return None  # decorated, or not a plain def
+        helpers: dict[str, str] = {}
+        for name in _global_names(fn.__code__):
+            value = fn.__globals__.get(name, getattr(builtins, name, None))
+            if name in ("np", "numpy") and value is np:
+                continue
+            if value is getattr(builtins, name, None) and name not in fn.__globals__:
+                continue
+            if (isinstance(value, types.FunctionType)
+                    and value.__module__ == fn.__module__):
+                inner = self.inline(value, depth + 1)
+                if inner is None:
+                    return None
+                helpers[name] = inner
+                continue
+            return None
+        alias = _identifier(fn.__name__.lstrip("_") or "helper", self.taken)
+        text = re.sub(rf"\bdef {re.escape(fn.__name__)}\(", f"def {alias}(", source, count=1)
+        for old, new in helpers.items():
+            text = re.sub(rf"\b{re.escape(old)}\(", f"{new}(", text)
+        self.inlined[key] = alias
+        self.helper_defs.append(f"# {alias}: {fn.__module__}.{fn.__name__}, copied\n{text}")
+        namespace: dict[str, Any] = {"np": np}
+        for other in self.inlined.values():
+            if other in self.prog.namespace:
+                namespace[other] = self.prog.namespace[other]
+        exec(builtins.compile(text, f"<{alias}>", "exec"), namespace)  # noqa: S102 - its own source
+        self.prog.namespace[alias] = namespace[alias]
         return alias
 
     def call_text(self, node: Any) -> list[str]:
@@ -414,6 +479,15 @@ class _Emitter:
                 return f"  # fit to the argument's shape (unbroadcast), {pname}{which}{at}"
             return f"  # grad of {pname}{which}{at}"
         return f"  # {where.label()}"
+
+
+def _global_names(code: Any) -> list[str]:
+    """The global names ``code`` (and the code nested in it) loads."""
+    out = [i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out.extend(_global_names(const))
+    return out
 
 
 def _varargs_arrays(fn: Any, name: str) -> bool:
@@ -553,6 +627,8 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     header += sorted(v for v in em.imports.values() if v.startswith(("import", "from")))
     header += ["", "", "class GuardFailed(Exception):",
                '    """A branch or integer the trace saw came out differently: trace again."""']
+    for text in em.helper_defs:
+        header += ["", ""] + text.rstrip("\n").splitlines()
     notes = [v for v in em.imports.values() if v.startswith("#")]
     if prog.constants:
         header += ["", "", "# Constants of the traced call (arrays saved beside this file by "

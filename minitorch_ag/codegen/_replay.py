@@ -283,9 +283,14 @@ class _Base:
                                (1e-4, "up arrays")):
             new_args = tuple(_perturb(a, rng, scale, shuffle) for a in args)
             saved = [(p, p.value) for p in variant.params]
+            # arrays the function holds (closure, globals) are inputs too, by reference: a
+            # value derived from them must not be frozen either; changed in place, restored
+            held = [(c, c.copy()) for c in _captured_bases(variant.program.constants, trace)]
             try:
                 for p, v in saved:
                     p.value = _perturb(v, rng, scale, shuffle)
+                for c, copy in held:
+                    c[...] = _perturb(copy, rng, scale, shuffle)
                 try:
                     got = self._run_variant(variant, new_args, trace)
                 except variant.GuardFailed:
@@ -298,6 +303,8 @@ class _Base:
             finally:
                 for p, v in saved:
                     p.value = v
+                for c, copy in held:
+                    c[...] = copy
             for k, (g, w) in enumerate(zip(got, want, strict=True)):
                 if not _close(g, w):
                     return (f"its result {k} depends on a value the trace took from the data "
@@ -448,7 +455,7 @@ def _title(f: Any, args: tuple, const: frozenset[int]) -> str:
     for i, a in enumerate(args):
         d = f"{a.dtype}{list(a.shape)}" if is_array(a) else type(a).__name__
         parts.append(d + (" (constant)" if i in const else ""))
-    return f"Gradient code of {name} for arguments: {', '.join(parts)}."
+    return f"Gradient code of {name} for arguments: {', '.join(parts) or '(none)'}."
 
 
 def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
@@ -462,6 +469,10 @@ def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
     for name, cell in zip(freevars, getattr(f, "__closure__", None) or (), strict=False):
         if api._cell_filled(cell):
             todo.append((cell.cell_contents, name))
+    if isinstance(f, types.FunctionType):
+        for name in f.__code__.co_names:
+            if name in f.__globals__:
+                todo.append((f.__globals__[name], name))
     if not todo:
         todo.append((f, "self"))
     while todo and len(names) < len(wanted):
@@ -493,6 +504,17 @@ def _same(a: Any, b: Any) -> bool:
         return bool(xp.array_equal(xp.asarray(a), xp.asarray(b), equal_nan=True)) and \
             np.result_type(a) == np.result_type(b)
     return bool(a == b or (a != a and b != b))
+
+
+def _captured_bases(constants: dict[str, Any], trace: Trace) -> list[np.ndarray]:
+    """The writable arrays the function holds that the program's constants are (views of)."""
+    out: dict[int, np.ndarray] = {}
+    for c in constants.values():
+        while isinstance(c, np.ndarray):
+            if id(c) in trace.reachable and c.flags.writeable:
+                out[id(c)] = c
+            c = c.base
+    return list(out.values())
 
 
 def _perturb(x: Any, rng: np.random.Generator, scale: float, shuffle: str) -> Any:

@@ -639,10 +639,30 @@ def _recorded_rule_all(rule: Callable[..., Any], name: str, of: str) -> Callable
     return recorded
 
 
+def _base_chain(a: Any) -> list[Any]:
+    """``a`` and the arrays it is a view of."""
+    out = []
+    while a is not None:
+        out.append(a)
+        a = getattr(a, "base", None)
+    return out
+
+
 def suspect_rules(trace: Trace) -> set[str]:
     """Primitives whose rules handed the pullback a plain array made while tracing (not a
     value on the tape, not an array the function holds): likely read from the data."""
     values = {id(n.value) for n in trace.tape.nodes if n is not None}
+    # a constant the forward pass used too was made by f (np.zeros for a first state ...), not
+    # by a rule: rules that merely use it read nothing from the data
+    for node in trace.tape.nodes[:trace.backward_start]:
+        if node is not None and node.prim is not None and node.parents is not None:
+            stack = [a for a, p in zip(node.args, node.parents, strict=False) if p is None]
+            while stack:
+                a = stack.pop()
+                if isinstance(a, (tuple, list)):
+                    stack.extend(a)
+                elif is_array(a):
+                    values.add(id(a))
     found: set[str] = set()
     for node in trace.tape.nodes[trace.backward_start:]:
         if node is None or node.prim is None or node.parents is None:
@@ -652,8 +672,9 @@ def suspect_rules(trace: Trace) -> set[str]:
             a = stack.pop()
             if isinstance(a, (tuple, list)):
                 stack.extend(a)
-            elif (is_array(a) and id(a) not in values and id(a) not in trace.reachable
-                  and getattr(a, "size", 0) > 1):
+            elif (is_array(a) and getattr(a, "size", 0) > 1
+                  and not any(id(b) in values or id(b) in trace.reachable
+                              for b in _base_chain(a))):
                 where = trace.where.get(id(node))
                 inner = getattr(where, "rule_of", None)
                 if inner is not None and inner.prim is not None:
