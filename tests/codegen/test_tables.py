@@ -30,9 +30,10 @@ ULP_CASES = {"vector_norm-ord=-1"}
 # plain values, and the constants they leave behind hold tracked values, which the code cannot
 # express (refused); intersect1d's indices are read with np.asarray, which refuses a recorded
 # value while tracing; select's condition list, held by the function, is copied when traced,
-# and the copy would not follow an in-place change of the list (the check changes it). Every other case replays: spelled out step by
-# step, or (sort, median, quantiles, max-norms: rules that read plain values) with those rules
-# run as one call each, which the check on other inputs decides.
+# and the copy would not follow an in-place change of the list (the check changes it). Every
+# other case replays: spelled out step by step, or (sort, median, quantiles, max-norms: rules
+# that read plain values) with those rules run as one call each, which the check on other
+# inputs decides.
 EAGER_CASES = {"nanvar-where", "unique_inverse", "frexp", "frexp-mantissa", "unique-with-counts",
                "unique_counts", "unique_all", "intersect1d-indices",
                "selection:select"} | {
