@@ -481,6 +481,73 @@ class _Emitter:
         return f"  # {where.label()}"
 
 
+def _scatter(node: Any) -> bool:
+    """``node`` is an ``index_put`` into zeros at a basic index (written as zeros + x[s] = dy)."""
+    fn = getattr(node.prim, "fn", None)
+    if getattr(fn, "__name__", "") != "index_put" or not isinstance(node.value, np.ndarray):
+        return False
+    if getattr(fn, "__module__", "") != "minitorch_ag.rules.indexing" or node.parents[2]:
+        return False
+    index = node.args[2]
+    parts = index if isinstance(index, tuple) else (index,)
+    return not any(_is_arrayish(p) or isinstance(p, list) for p in parts)
+
+
+def _fuse_slice_sums(nodes: list[Any], deps: dict[int, list[Any]], roots: list[Any],
+                     em: _Emitter) -> tuple[dict[int, tuple[Any, Any]], set[int]]:
+    """Gradients of disjoint slices of one array, added up, written into one buffer.
+
+    The gates of an LSTM cell are four slices of one array; the backward sweep gives each
+    slice's gradient as zeros of the whole shape with the slice filled in, and adds the four
+    up: four allocations and three full-size sums. When each such array is used only by the
+    sum, and the slices do not overlap, the same values come from one zeros buffer with each
+    slice assigned (adding zeros changes no value; only the sign of a zero can differ).
+
+    Returns ``id(add) -> (buffer node, index_put node)`` and the index_put nodes no longer
+    written on their own.
+    """
+    users: dict[int, int] = {}
+    for n in nodes:
+        for d in deps.get(id(n), ()):
+            users[id(d)] = users.get(id(d), 0) + 1
+    for r in roots:
+        users[id(r)] = users.get(id(r), 0) + 2  # an output or a guard is never a buffer
+    fused: dict[int, tuple[Any, Any]] = {}
+    skipped: set[int] = set()
+    covered: dict[int, np.ndarray] = {}  # buffer node's id -> the elements written so far
+    head: dict[int, Any] = {}  # id of a node that is a buffer (or a sum fused into one)
+    for n in nodes:
+        if _scatter(n):
+            mask = np.zeros(n.value.shape, dtype=bool)
+            mask[n.args[2]] = True
+            covered[id(n)] = mask
+            head[id(n)] = n
+            continue
+        if getattr(n.prim, "fn", None) is not np.add or n.kwargs or len(n.parents) != 2:
+            continue
+        a, b = n.parents
+        if a is None or b is None:
+            continue
+        for buf, part in ((a, b), (b, a)):
+            if (id(buf) in head and _scatter(part) and users.get(id(buf)) == 1
+                    and users.get(id(part)) == 1 and id(part) not in fused
+                    and n.value.shape == buf.value.shape == part.value.shape
+                    and n.value.dtype == buf.value.dtype == part.value.dtype):
+                region = np.zeros(part.value.shape, dtype=bool)
+                region[part.args[2]] = True
+                mask = covered[id(buf)]
+                if (mask & region).any():
+                    continue
+                root = head[id(buf)]
+                fused[id(n)] = (root, part)
+                skipped.add(id(part))
+                covered[id(n)] = mask | region
+                head[id(n)] = root
+                head.pop(id(part), None)
+                break
+    return fused, skipped
+
+
 def _global_names(code: Any) -> list[str]:
     """The global names ``code`` (and the code nested in it) loads."""
     out = [i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"]
@@ -575,8 +642,19 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
 
     fwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] < start]
     bwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] >= start]
+    fused, skipped = _fuse_slice_sums(bwd_nodes, deps, roots, em)
+    bwd_nodes = [n for n in bwd_nodes if id(n) not in skipped]
     fwd = body(fwd_nodes)
-    bwd = body(bwd_nodes)
+    bwd = []
+    for n in bwd_nodes:
+        if id(n) in fused:  # A[s] = dy into the buffer A already is: see _fuse_slice_sums
+            buffer, part = fused[id(n)]
+            em.names[id(n)] = em.name(buffer)
+            dy = em.name(part.parents[0])
+            line = f"{em.name(buffer)}[{em.index_lit(part.args[2])}] = {dy}" + em.comment(part)
+            bwd.append(Statement([line], None, [em.name(buffer), dy]))
+        else:
+            bwd.extend(body([n]))
     for g in trace.guards:
         if id(g.node) in live and g.node.prim is None:  # a guard on an input itself
             name = em.name(g.node)
