@@ -611,6 +611,13 @@ class Delta(_Base):
     Made by :func:`delta`; see there.
     """
 
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        """``@ag.delta`` on a method: the instance is the first argument (a constant whose
+        Params the code reads)."""
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
     def __call__(self, *args: Any) -> tuple[Any, ...]:
         if STATE.stack:
             # Differentiating through δf: record f itself (higher order works as for vjp).
