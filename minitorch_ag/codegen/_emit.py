@@ -676,8 +676,9 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     leaf_names = set(inputs) | set(cots)
     leaf_by_path = dict(trace.arg_leaves)
     pairs = [(g, leaf_by_path[path]) for path, g in trace.arg_grads]
-    pairs += [(g, leaf) for (_, g), (_, leaf) in zip(trace.param_grads, trace.param_leaves,
-                                                     strict=True)]
+    if trace.param_grads:  # a training step: the Params' gradients, in their leaves' order
+        pairs += [(g, leaf) for (_, g), (_, leaf) in zip(trace.param_grads, trace.param_leaves,
+                                                         strict=True)]
     for g, leaf in pairs:
         text, uses = _grad_text(em, g, em.name(leaf), leaf, seen_names, leaf_names)
         grad_texts.append(text)

@@ -139,10 +139,13 @@ def _walk_state(roots: Any, args: Any = ()) -> tuple[list[Param], tuple]:
 
 
 def _finish_grad(g: Any, like: Any) -> Any:
-    """A gradient as the function interface returns it (a float for a float argument)."""
+    """A gradient as the function interface returns it: a float for a float argument, and a
+    writable array of its own (a broadcast view the code returned is copied, as eager does)."""
     if (isinstance(like, (int, float, complex)) and not isinstance(like, (bool, np.generic))
             and isinstance(g, (np.ndarray, np.generic))):
-            return complex(g) if isinstance(like, complex) else float(g)
+        return complex(g) if isinstance(like, complex) else float(g)
+    if is_array(g) and not getattr(g.flags, "writeable", True):
+        return g.copy()
     return g
 
 
@@ -786,7 +789,8 @@ class Compiled(_Base):
     def _pack(self, v: Variant, outs: tuple, grads: tuple, found: list[Param],
               n_args: int) -> tuple[Any, list[Any]]:
         n_leaves = len(grads) - len(v.params)
-        by_param = {id(p): g for p, g in zip(v.params, grads[n_leaves:], strict=True)}
+        by_param = {id(p): _finish_grad(g, None)
+                    for p, g in zip(v.params, grads[n_leaves:], strict=True)}
         loss = tuple(outs) if len(outs) > 1 else outs[0]
         known = {id(p) for p in found}
         order = found + [p for p in v.params if id(p) not in known]
