@@ -149,10 +149,6 @@ def _finish_grad(g: Any, like: Any) -> Any:
     return g
 
 
-def _set_path(table: list[Any], path: tuple, value: Any) -> None:
-    table.append((path, value))
-
-
 def _rebuild_grads(args: tuple, leaves: list[tuple[tuple, Any]], grads: Sequence[Any],
                    const: frozenset[int]) -> tuple:
     by_path = {path: (g, v) for (path, v), g in zip(leaves, grads, strict=True)}
@@ -202,8 +198,8 @@ class _Base:
                      for p in found)
         return (parts, pkey, switches), found
 
-    def _trace(self, args: tuple, key: Any, seed_mask: tuple[bool, ...] | str | None,
-               reachable: list[Param]) -> Variant | None:
+    def _trace(self, args: tuple, key: Any,
+               seed_mask: tuple[bool, ...] | str | None) -> Variant | None:
         """Trace and compile; ``None`` (and a recorded reason) when the call must run eagerly.
 
         Up to three attempts: gradient rules spelled out step by step; when the check on other
@@ -404,7 +400,7 @@ class _Base:
 
     def _program_for(self, args: tuple) -> Variant | None:
         """The program a call with ``args`` runs (its guards checked), traced if need be."""
-        key, found = self._signature(args)
+        key, _ = self._signature(args)
         for v in self.cache.get(key) or ():
             try:
                 if v.forward is not None:
@@ -416,7 +412,7 @@ class _Base:
             return v
         if key in self.eager:
             return None
-        v = self._trace(args, key, "first" if self.with_params else None, found)
+        v = self._trace(args, key, "first" if self.with_params else None)
         if v is not None:
             self._remember(key, v)
         return v
@@ -625,7 +621,7 @@ class Delta(_Base):
         if STATE.stack:
             # Differentiating through δf: record f itself (higher order works as for vjp).
             return self._eager(args)
-        key, found = self._signature(args)
+        key, _ = self._signature(args)
         if key in self.eager:
             return self._eager(args)
         for v in self._variants(key):
@@ -635,7 +631,7 @@ class Delta(_Base):
                 self.events.append(f"guard failed: {e}")
                 continue
             return self._pack(args, key, v, outs, saved)
-        v = self._trace(args, key, None, found)
+        v = self._trace(args, key, None)
         if v is None:
             return self._eager(args)
         self._remember(key, v)
@@ -676,10 +672,7 @@ class Delta(_Base):
             grads = grads[:len(leaves)]
             return _rebuild_grads(args, leaves, grads, const)
 
-        if v.program.text and self.with_params is False and len(args) == 0:
-            pass
-        trace_outs = list(outs)
-        return (*trace_outs, back)
+        return (*outs, back)
 
     def _masked(self, args: tuple, key: Any, cotangents: tuple) -> Any:
         """Gradients for a pullback called with ``None`` for some outputs: its own program."""
@@ -693,8 +686,7 @@ class Delta(_Base):
             except v.GuardFailed:
                 continue
             return v.backward(saved, *(c for c in cotangents if c is not None))
-        _, found = self._signature(args)
-        v = self._trace(args, mkey, mask, found)
+        v = self._trace(args, mkey, mask)
         if v is None:
             return None
         self._remember(mkey, v)
@@ -773,7 +765,7 @@ class Compiled(_Base):
                 self.events.append(f"guard failed: {e}")
                 continue
             return self._pack(v, outs, grads, found, len(args))
-        v = self._trace(args, key, "first", found)
+        v = self._trace(args, key, "first")
         if v is None:
             return self._eager(args, found)
         outs, grads = v.value_and_grad(*self._inputs(args, v))

@@ -379,3 +379,13 @@ def test_a_rebound_global_array_retraces() -> None:
 
 
 SCALE = np.ones(2)
+
+
+def test_compile_under_diff_records_the_loss_for_higher_order() -> None:
+    w = ag.Param(np.array([0.5, -1.0]))
+    step = ag.compile(lambda x: np.sum(np.sin(w * x)))
+    x = np.array([1.0, 2.0])
+    # the gradient norm, differentiated again: the step runs eagerly inside diff
+    tape = ag.diff(lambda: np.sum(step(x)[1][0] ** 2))
+    want = ag.grad(lambda v: np.sum((np.cos(v * x) * x) ** 2))(w.value)
+    np.testing.assert_allclose(ag.grad(tape, w), want)
