@@ -496,12 +496,15 @@ def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Exactly equal values (NaN equal to NaN) of the same dtype, on any device."""
     if a is None or b is None:
         return a is None and b is None
     if is_array(a) or is_array(b) or isinstance(a, np.generic) or isinstance(b, np.generic):
-        xp = array_module(a)
-        return bool(xp.array_equal(xp.asarray(a), xp.asarray(b), equal_nan=True)) and \
-            np.result_type(a) == np.result_type(b)
+        a, b = ag_host(a), ag_host(b)
+        if np.result_type(a) != np.result_type(b):
+            return False
+        equal_nan = np.result_type(a).kind in "fc"
+        return bool(np.array_equal(a, b, equal_nan=equal_nan))
     return bool(a == b or (a != a and b != b))
 
 
