@@ -127,6 +127,8 @@ class _Emitter:
         self.temps = 0
         self.fn_names: dict[int, str] = {}
         self.inlined: dict[int, str] = {}
+        # Params' gradients that may stay row-sparse (see call_text's index_put)
+        self.sparse_ok: set[int] = set()
         self.helper_defs: list[str] = []
         self.f = f
         arg_names = _arg_names(f, n_args)
@@ -436,6 +438,14 @@ class _Emitter:
         if module == "minitorch_ag.rules.indexing" and fname == "index_put":
             dy, shape, index = values
             parents = node.parents
+            if (id(node) in self.sparse_ok and len(shape) >= 2 and _is_arrayish(index)
+                    and getattr(index, "dtype", np.dtype(float)).kind in "iu"):
+                # a Param's gradient from one row lookup W[ids]: row-sparse, as eager gives it
+                self.imports["Sparse"] = "from minitorch_ag.sparse import Sparse"
+                self.prog.namespace["Sparse"] = _sparse_class()
+                self.prog.standalone = False
+                rows = f"{args[0]}.reshape(-1, {', '.join(str(n) for n in shape[1:])})"
+                return [f"{target} = Sparse({self.lit(shape)}, {self.lit(index)}, {rows})"]
             if isinstance(node.value, np.ndarray) and parents[2] is None:
                 lines = [f"{target} = np.zeros_like({args[0]}, shape={self.lit(shape)})"]
                 advanced = any(_is_arrayish(p) or isinstance(p, list) for p in
@@ -479,6 +489,12 @@ class _Emitter:
                 return f"  # fit to the argument's shape (unbroadcast), {pname}{which}{at}"
             return f"  # grad of {pname}{which}{at}"
         return f"  # {where.label()}"
+
+
+def _sparse_class() -> Any:
+    from ..sparse import Sparse  # noqa: PLC0415 - only programs with an embedding need it
+
+    return Sparse
 
 
 def _scatter(node: Any) -> bool:
@@ -643,6 +659,13 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
     fwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] < start]
     bwd_nodes = [n for n in nodes if id(n) in live and position[id(n)] >= start]
     fused, skipped = _fuse_slice_sums(bwd_nodes, deps, roots, em)
+    readers: dict[int, int] = {}
+    for n in fwd_nodes + bwd_nodes:
+        for d in deps.get(id(n), ()):
+            readers[id(d)] = readers.get(id(d), 0) + 1
+    em.sparse_ok = {id(g) for _, g in trace.param_grads
+                    if isinstance(g, Result) and not readers.get(id(g))
+                    and sum(1 for _, h in trace.param_grads if h is g) == 1}
     bwd_nodes = [n for n in bwd_nodes if id(n) not in skipped]
     fwd = body(fwd_nodes)
     bwd = []

@@ -389,3 +389,26 @@ def test_compile_under_diff_records_the_loss_for_higher_order() -> None:
     tape = ag.diff(lambda: np.sum(step(x)[1][0] ** 2))
     want = ag.grad(lambda v: np.sum((np.cos(v * x) * x) ** 2))(w.value)
     np.testing.assert_allclose(ag.grad(tape, w), want)
+
+
+def test_compile_keeps_an_embedding_gradient_row_sparse() -> None:
+    from minitorch_ag import nn
+    from minitorch_ag.sparse import Sparse
+
+    emb = ag.Param(RNG.standard_normal((10, 4)))
+    w = ag.Param(RNG.standard_normal((4, 3)))
+
+    def loss(ids, y):
+        return nn.cross_entropy(emb[ids] @ w, y)
+
+    step = ag.compile(loss)
+    for _ in range(3):
+        ids, y = RNG.integers(0, 10, 6), RNG.integers(0, 3, 6)
+        value, (ge, gw) = step(ids, y)  # new labels and rows every call: nothing frozen
+        tape = ag.diff(lambda ids=ids, y=y: loss(ids, y))
+        exact(value, ag.value(tape))
+        assert isinstance(ge, Sparse) and isinstance(ag.grad(tape, emb), Sparse)
+        exact(ge.to_dense(), ag.grad(tape, emb).to_dense())
+        exact(gw, ag.grad(tape, w))
+        ag.axpy_(-0.1, ge, emb)  # the optimizers' update takes it as it is
+    assert step.traces == 1
