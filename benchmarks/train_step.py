@@ -191,7 +191,8 @@ def _compiled(name: str, loss: Callable[[], Any], params: list[ag.Param]) -> Imp
     def grads() -> list[np.ndarray]:
         _, gs = compiled()
         by_param = {id(p): g for p, g in zip(compiled.params, gs, strict=True)}
-        return [np.asarray(by_param[id(p)]) for p in params]
+        return [np.asarray(g.to_dense() if hasattr(g, "to_dense") else g)
+                for g in (by_param[id(p)] for p in params)]
 
     def step() -> float:
         value, gs = compiled()

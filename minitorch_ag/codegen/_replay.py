@@ -291,11 +291,13 @@ class _Base:
                 for c, copy in held:
                     c[...] = _perturb(copy, rng, scale, shuffle)
                 try:
-                    got = self._run_variant(variant, new_args, trace)
+                    # made dense and host-side now: a Sparse gradient refers to its indices,
+                    # which may be an array changed here and restored below
+                    got = [ag_host(g) for g in self._run_variant(variant, new_args, trace)]
                 except variant.GuardFailed:
                     failures.append("a branch went the other way")
                     continue
-                want = self._reference(new_args, trace)
+                want = [ag_host(w) for w in self._reference(new_args, trace)]
             except Exception as e:  # noqa: BLE001 - out of a domain: change the inputs less
                 failures.append(f"{type(e).__name__}: {e}")
                 continue

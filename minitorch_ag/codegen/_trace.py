@@ -576,11 +576,26 @@ class _RuleCall:
         self.description = (f"the gradient rule of {of}, run as one call (it reads plain "
                             f"values of its inputs); from minitorch_ag")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        out = self.rule(*args, **kwargs)
+    def __call__(self, n_dy: int, n_y: int, *args: Any, **kwargs: Any) -> Any:
+        """``rule(dy, y, *rest)``, with a tuple ``dy`` or ``y`` (a primitive with several
+        outputs) passed flat, its length first (-1: not a tuple), so that each item is an
+        argument of the recorded call (and so a value on the tape)."""
+        dy, args = _unflatten(n_dy, args)
+        y, args = _unflatten(n_y, args)
+        out = self.rule(dy, y, *args, **kwargs)
         if isinstance(out, (list, tuple)):
             return tuple(_dense(v) for v in out)
         return _dense(out)
+
+
+def _flatten(v: Any) -> tuple[int, tuple]:
+    return (len(v), tuple(v)) if isinstance(v, tuple) else (-1, (v,))
+
+
+def _unflatten(n: int, args: tuple) -> tuple[Any, tuple]:
+    if n < 0:
+        return args[0], args[1:]
+    return tuple(args[:n]), args[n:]
 
 
 def _dense(v: Any) -> Any:
@@ -621,7 +636,8 @@ def _recorded_rule(rule: Callable[..., Any], name: str, of: str) -> Callable[...
     record = Primitive(_RuleCall(rule, name, of), name=name, grad_all=_no_grads)
 
     def recorded(dy: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
-        out = call(record, (dy, y, *args), kwargs)
+        (n_dy, dys), (n_y, ys) = _flatten(dy), _flatten(y)
+        out = call(record, (n_dy, n_y, *dys, *ys, *args), kwargs)
         return None if raw(out) is None else out
 
     return recorded
@@ -631,7 +647,8 @@ def _recorded_rule_all(rule: Callable[..., Any], name: str, of: str) -> Callable
     record = Primitive(_RuleCall(rule, name, of), name=name, grad_all=_no_grads)
 
     def recorded(dy: Any, y: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        out = call(record, (dy, y, *args), kwargs)
+        (n_dy, dys), (n_y, ys) = _flatten(dy), _flatten(y)
+        out = call(record, (n_dy, n_y, *dys, *ys, *args), kwargs)
         if not isinstance(out, tuple):
             out = tuple(out[k] for k in range(len(raw(out))))
         return [None if raw(v) is None else v for v in out]
