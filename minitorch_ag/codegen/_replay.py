@@ -623,8 +623,9 @@ class Delta(_Base):
         return functools.partial(self, obj)
 
     def __call__(self, *args: Any) -> tuple[Any, ...]:
-        if STATE.stack:
-            # Differentiating through δf: record f itself (higher order works as for vjp).
+        if STATE.stack or any(isinstance(a, Tensor) for a in args):
+            # Differentiating through δf: record f itself (higher order works as for vjp);
+            # a Param given as an argument is differentiated as ag.vjp does, by recording.
             return self._eager(args)
         key, _ = self._signature(args)
         if key in self.eager:
@@ -721,7 +722,9 @@ def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
     objects ``f`` does not reach through its closure or arguments; keep ``f`` pure.
 
     Called while a ``diff`` records (differentiating through ``δf``), it records ``f`` itself,
-    eagerly, so that higher-order gradients work as for :func:`ag.vjp`.
+    eagerly, so that higher-order gradients work as for :func:`ag.vjp`; so does a call with a
+    ``Param`` among the arguments (Params ``f`` reaches through its closure are inputs of the
+    generated code, read at each call).
 
     Args:
         f: the function (arrays, numbers and containers of them as arguments).

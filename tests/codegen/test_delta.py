@@ -412,3 +412,9 @@ def test_compile_keeps_an_embedding_gradient_row_sparse() -> None:
         exact(gw, ag.grad(tape, w))
         ag.axpy_(-0.1, ge, emb)  # the optimizers' update takes it as it is
     assert step.traces == 1
+
+
+def test_a_param_argument_is_differentiated_as_vjp_does() -> None:
+    p = ag.Param(np.array([1.0, 2.0]))
+    z, back = ag.delta(lambda w: np.sum(w ** 2))(p)
+    exact(back()[0], np.array([2.0, 4.0]))
