@@ -18,7 +18,8 @@ a time): piecewise-constant primitives (comparisons, ``floor``, ``argmax`` ...) 
 instead of computed on plain values, so that a mask or a branch condition is code, not a frozen
 constant; ``bool()``, ``int()`` and ``operator.index()`` of a tracked value record a guard (the
 branch the trace took); and the node lists record where each node came from (the user's line,
-or the gradient rule of which primitive).
+or the gradient rule of which primitive). The switches are process-wide: another thread that
+records while a trace runs sees them too (the docs say so).
 """
 
 from __future__ import annotations
