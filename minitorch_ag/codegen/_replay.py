@@ -392,8 +392,10 @@ class _Base:
                  f"{len(self.cache)} signature(s)"]
         for vs in self.cache.values():
             for v in vs:
+                alone = ("runs with NumPy alone" if v.program.standalone
+                         else "calls minitorch_ag for some lines")
                 lines.append(f"  program: {v.program.n_forward} forward primitives, "
-                             f"{v.program.n_backward} pullback steps; traced in "
+                             f"{v.program.n_backward} pullback steps ({alone}); traced in "
                              f"{v.trace_ms:.1f} ms, generated in {v.emit_ms:.1f} ms")
         for reasons in self.eager.values():
             lines.append("  eager: " + "; ".join(reasons))
