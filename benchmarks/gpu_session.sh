@@ -9,7 +9,8 @@
 #
 # Variables: OUT (where logs go; default /tmp/minitorch_ag-gpu), MINITORCH_AG_DATA (the data
 # sets: MNIST and Tiny Shakespeare), GPU_SESSION_QUICK=1 (smaller budgets, for a rerun),
-# CUPY_CACHE_TGZ (a tarball of CuPy's kernel cache from an earlier session, to skip compiling).
+# CUPY_CACHE_TGZ (a tarball of CuPy's kernel cache from an earlier session, to skip compiling),
+# GPU_SESSION_REPEAT (timed steps per model, default 100).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/minitorch_ag-gpu}"
@@ -50,7 +51,7 @@ print("cupy sees", cupy.cuda.runtime.getDeviceCount(), "device(s):",
 EOF
 } >"$OUT/env.log" 2>&1
 
-repeat=40
+repeat="${GPU_SESSION_REPEAT:-100}"
 [ "$QUICK" = 1 ] && repeat=25
 stage benchmark 150 "$OUT/benchmark.log" python3 benchmarks/gpu.py --repeat "$repeat" --profile
 
