@@ -48,6 +48,7 @@ from ..primitive import primitive
 from ..tensor import Param, Tensor, raw
 from . import functional as F
 from . import init as _init
+from . import lstm_fused
 
 __all__ = ["RNN", "LSTM", "GRU", "lstm_cell", "lstm_layer", "gru_cell", "gru_layer", "detach"]
 
@@ -72,6 +73,11 @@ _unstack = primitive(_unstack, grad_all=_grad_unstack, name="unstack")
 
 def _tracked(*xs: Any) -> bool:
     return any(isinstance(x, Tensor) for x in xs)
+
+
+def _same_dtype(*arrays: Any) -> bool:
+    """True when every argument is an array of one dtype (what a fused kernel takes)."""
+    return all(hasattr(a, "dtype") and a.dtype == arrays[0].dtype for a in arrays)
 
 
 def _half_sigmoid_in_place(a: np.ndarray) -> None:
@@ -199,9 +205,13 @@ def lstm_layer(xw: Any, w_hh: Any, h0: Any, c0: Any) -> tuple:
     cs, tcs = np.empty_like(hs), np.empty_like(hs)
     w_t = w_hh.T
     h, c = h0, c0
+    fused = _same_dtype(xw, w_hh, h0, c0)  # the step's elementwise part in one GPU kernel
     for t in range(steps):
         a = acts[t]
         np.matmul(h, w_t, out=a)
+        if fused and lstm_fused.forward_step(a, xw[t], c, cs[t], tcs[t], hs[t]):
+            h, c = hs[t], cs[t]
+            continue
         a += xw[t]
         a[:, :2 * n] *= 0.5
         a[:, 3 * n:] *= 0.5
@@ -227,8 +237,15 @@ def _grad_lstm_layer(dy, y, xw, w_hh, h0, c0):
     dgates = np.empty_like(acts)
     dh = np.zeros_like(acts, shape=(batch, n))
     dc = np.zeros_like(dh)
+    # one GPU kernel per step where only the hidden states reach the loss (the usual case)
+    fused = dcs is None and dacts is None and dtcs is None and _same_dtype(acts, w_hh, c0)
+    no_dh = np.zeros_like(dh) if fused and dhs is None else None
     for t in range(steps - 1, -1, -1):
         a, tc = acts[t], tcs[t]
+        if fused and lstm_fused.backward_step(dgates[t], a, tc, cs[t - 1] if t else c0, dh,
+                                              no_dh if dhs is None else dhs[t], dc):
+            np.matmul(dgates[t], w_hh, out=dh)
+            continue
         i, f, g, o = (a[:, k * n:(k + 1) * n] for k in range(4))
         c_prev = cs[t - 1] if t else c0
         if dhs is not None:
