@@ -18,7 +18,8 @@ from typing import Any
 from ..backend import array_module, fused_kernel
 
 # One element per (row r, unit j) of the (N, H) states; the gates of row r are the four runs
-# of H values at r * 4H + k * H, in PyTorch's order: input, forget, cell, output.
+# of H values at r * 4H + k * H, in PyTorch's order: input, forget, cell, output. The arrays
+# a kernel writes by hand (raw) are outputs: CuPy passes raw inputs as constants.
 _FORWARD = """
 long long r = i / H, j = i % H, at = r * 4 * H + j;
 T half = 0.5;
@@ -53,11 +54,11 @@ def forward_step(a: Any, xw_t: Any, c: Any, c_new: Any, tc: Any, h: Any) -> bool
     """Finish step ``t`` in one kernel: ``a`` (N, 4H) holds ``h_prev @ W_hh^T`` and becomes
     the activations; ``c_new``, ``tc`` and ``h`` are written. False where no kernel exists."""
     xp = array_module(a)
-    kernel = fused_kernel(xp, "minitorch_ag_lstm_forward", "raw T a, raw T xw, T c, int64 H",
-                          "T c_new, T tc, T h", _FORWARD)
+    kernel = fused_kernel(xp, "minitorch_ag_lstm_forward", "raw T xw, T c, int64 H",
+                          "raw T a, T c_new, T tc, T h", _FORWARD)
     if kernel is None or not (a.flags.c_contiguous and xw_t.flags.c_contiguous):
         return False
-    kernel(a, xw_t, c, h.shape[-1], c_new, tc, h)
+    kernel(xw_t, c, h.shape[-1], a, c_new, tc, h)
     return True
 
 
@@ -68,8 +69,8 @@ def backward_step(d: Any, a: Any, tc: Any, c_prev: Any, dh: Any, dhs_t: Any, dc:
     gradient carried to ``c_{t-1}``. False where no kernel exists."""
     xp = array_module(a)
     kernel = fused_kernel(xp, "minitorch_ag_lstm_backward",
-                          "raw T d, raw T a, T tc, T cp, T dh, T dhs, int64 H", "T dc", _BACKWARD)
+                          "raw T a, T tc, T cp, T dh, T dhs, int64 H", "raw T d, T dc", _BACKWARD)
     if kernel is None or not (d.flags.c_contiguous and a.flags.c_contiguous):
         return False
-    kernel(d, a, tc, c_prev, dh, dhs_t, dc.shape[-1], dc)
+    kernel(a, tc, c_prev, dh, dhs_t, dc.shape[-1], d, dc)
     return True
