@@ -139,7 +139,56 @@ CASES = [
      ["show/listing/nodes(tape)", "Tape returned by ag.diff", "got Param"]),
     ("draw to .jpg", lambda: ag.draw(diff(lambda: np.sum(v)), "graph.jpg"), ValueError,
      ["draw(tape, path)", "'.jpg'", ".dot or .gv", ".png, .svg or .pdf"]),
+    # the common mistakes of a first hour (issue 16)
+    ("diff of a value, not a function", lambda: diff(np.sum(v ** 2)), TypeError,
+     ["diff: the first argument must be the function", "np.float64(3.0)",
+      "diff(lambda: <expression>)"]),
+    ("grad of a value, not a function", lambda: grad(np.sum(v ** 2)), TypeError,
+     ["grad:", "float64", "tape = diff(lambda: <expression>)"]),
+    ("tape.backward()", lambda: diff(lambda: np.sum(v)).backward(), AttributeError,
+     ["Tape has no backward", "grad(tape, p)", "ag.params(tape)"]),
+    ("the missing-rule message points to the docs, not to internal files",
+     _recording(lambda: np.linalg.eig(w[:, :2])), TypeError,
+     ["np.linalg.eig has no gradient rule", '"Extending with primitives" page']),
+    ("a training loop over batches without labels", lambda: _train_without_labels(),
+     ValueError, ["must return a scalar", "shape (5, 3)", "model(x, y)",
+                  "minibatch(x, y, batchsize)"]),
+    ("draw without Graphviz or matplotlib", lambda: _draw_without_renderers(),
+     ModuleNotFoundError, ["draw(tape, 'g.png')", "Graphviz's dot program or matplotlib",
+                           "pip install matplotlib", ".dot path"]),
 ]
+
+
+def _train_without_labels():
+    from minitorch_ag import nn
+    from minitorch_ag.datasets import minibatch
+    from minitorch_ag.optim import adam
+
+    model = nn.Chain(nn.Linear(2, 3, rng=np.random.default_rng(0)))
+    list(adam(model, minibatch(np.ones((10, 2)), None, 5)))
+
+
+def _draw_without_renderers():
+    import shutil
+    import sys
+
+    saved_which, saved_mpl = shutil.which, sys.modules.get("matplotlib")
+    shutil.which = lambda name: None
+    sys.modules["matplotlib"] = None  # makes `import matplotlib` fail
+    try:
+        ag.draw(diff(lambda: np.sum(v)), "g.png")
+    finally:
+        shutil.which = saved_which
+        if saved_mpl is None:
+            del sys.modules["matplotlib"]
+        else:
+            sys.modules["matplotlib"] = saved_mpl
+
+
+def test_a_tape_without_an_attribute_says_so_plainly():
+    with pytest.raises(AttributeError, match="'Tape' object has no attribute 'foo'"):
+        diff(lambda: np.sum(v)).foo  # noqa: B018
+    assert not hasattr(diff(lambda: np.sum(v)), "backward")
 
 
 def _wrong_gradient():

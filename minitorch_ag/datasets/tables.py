@@ -37,7 +37,7 @@ def housing(*, root: str | os.PathLike | None = None, download: bool = True,
             normalize: bool = True, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Boston housing: features ``(506, 13)`` and prices ``(506,)``.
 
-    With ``normalize`` (the seed example's preprocessing) each feature is shifted and scaled
+    With ``normalize`` (the AutoGrad.jl example's preprocessing) each feature is shifted and scaled
     to mean 0 and standard deviation 1; prices are left in $1000s.
     """
     table = read_housing(fetch(_HOUSING, root, download=download))

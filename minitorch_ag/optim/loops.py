@@ -132,7 +132,10 @@ def minimize(loss: Callable[..., Any], data: Iterable[Any], opt: Optimizer | Non
 def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer,
               chosen: list[Param] | None, max_norm: float | None) -> Iterator[float]:
     for d in data:
-        tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
+        try:
+            tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
+        except ValueError as e:
+            raise _without_labels(e, d) from e
         ps = _tape_params(tape) if chosen is None else chosen
         grads = [grad(tape, p) for p in ps]
         if max_norm is not None:
@@ -145,6 +148,18 @@ def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer
         value = float(tape.item())
         del tape, grads  # free the recording before the caller runs
         yield value
+
+
+def _without_labels(error: ValueError, item: Any) -> ValueError:
+    """``error`` (diff's non-scalar result) with advice when the batch holds one array only:
+    a model gives its loss only with the labels, ``model(x, y)``."""
+    if "must return a scalar" not in str(error) or isinstance(item, tuple) and len(item) > 1:
+        return error
+    return ValueError(
+        f"{error}. Each item of the data here is one array, so the loss was called as "
+        f"loss(x): a model (nn.Chain and most models) returns its loss only when given the "
+        f"labels too, model(x, y). Pass (x, y) pairs, e.g. minibatch(x, y, batchsize), or a "
+        f"loss function of one argument")
 
 
 def _shorthand(cls: type[Optimizer], name: str, hyper: str) -> Callable[..., Iterator[float]]:
