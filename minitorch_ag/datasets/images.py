@@ -25,10 +25,13 @@ __all__ = ["read_idx", "read_cifar_archive", "mnist", "fashion_mnist", "cifar10"
            "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES"]
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
+"""The names of MNIST's labels 0-9: the digits as strings."""
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
+"""The names of Fashion-MNIST's labels 0-9."""
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
+"""The names of CIFAR-10's labels 0-9."""
 
 # -- IDX ------------------------------------------------------------------------------------
 

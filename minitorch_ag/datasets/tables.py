@@ -16,6 +16,7 @@ __all__ = ["housing", "read_housing", "HOUSING_FEATURES"]
 
 HOUSING_FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX",
                     "PTRATIO", "B", "LSTAT")
+"""The names of the housing table's 13 feature columns, in order (the 14th is the price)."""
 
 _HOUSING = DataFile(
     "housing", "housing.data",

@@ -107,6 +107,7 @@ class Linear:
 
 
 Dense = Linear
+"""Another name for ``Linear`` (Knet's and Flux's name for a fully connected layer)."""
 
 
 class Conv2d:
@@ -308,7 +309,9 @@ class BatchNorm:
 
 
 BatchNorm1d = BatchNorm
+"""``BatchNorm`` under PyTorch's name for ``(N, C)`` input (one layer handles both shapes)."""
 BatchNorm2d = BatchNorm
+"""``BatchNorm`` under PyTorch's name for ``(N, C, H, W)`` input."""
 
 
 class LayerNorm:
@@ -441,3 +444,4 @@ class Chain:
 
 
 Sequential = Chain
+"""``Chain`` under PyTorch's name."""
