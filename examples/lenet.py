@@ -10,7 +10,8 @@ training images can be had, otherwise (offline, with only the test files, as on 
 machine) the first 8,000 test images for training and the last 2,000 held out. Set
 ``MINITORCH_AG_DATA`` to a directory that holds ``mnist/t10k-*.gz``.
 
-Prints a progress bar with the running loss, the held-out accuracy after each epoch, and a
+Prints the model's summary (each layer's output shape and parameter count), a progress bar with
+the running loss, the held-out accuracy after each epoch, and a
 final summary line::
 
     lenet: held-out accuracy 97.85% on 2000 images after 3 epochs, 8000 training images, 38.0 s
@@ -94,7 +95,9 @@ def main(argv: list[str] | None = None) -> float:
     device = check_device(args.device)
 
     rng = np.random.default_rng(args.seed)
-    model = to_device(lenet(rng), device)
+    model = lenet(rng)
+    print(nn.summary(model, np.zeros((1, 1, 28, 28), np.float32)))  # layers, shapes, counts
+    model = to_device(model, device)
     xtrn, ytrn, xtst, ytst = mnist_split(args.no_download)
     if args.limit is not None:
         xtrn, ytrn = xtrn[: args.limit], ytrn[: args.limit]

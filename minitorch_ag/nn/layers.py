@@ -20,6 +20,7 @@ can force either behaviour.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,8 +157,9 @@ class Conv2d:
         return y if self.activation is None else self.activation(y)
 
     def __repr__(self) -> str:
+        act = getattr(self.activation, "__name__", self.activation)
         return (f"Conv2d({self.in_channels}, {self.out_channels}, {self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding})")
+                f"stride={self.stride}, padding={self.padding}, activation={act})")
 
 
 class MaxPool2d:
@@ -439,8 +441,8 @@ class Chain:
         return iter(self.layers)
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"Chain(\n  {inner}\n)"
+        inner = ",\n".join(textwrap.indent(repr(layer), "  ") for layer in self.layers)
+        return f"Chain(\n{inner}\n)"  # a nested Chain is indented as a whole
 
 
 Sequential = Chain
