@@ -66,8 +66,8 @@ from .layers import (
     MaxPool2d,
     Sequential,
 )
+from .model_summary import Summary, summary
 from .rnn import GRU, LSTM, RNN, detach, gru_cell, lstm_cell
-from .summary import Summary, summary
 
 __all__ = [
     "functional", "init",

@@ -87,7 +87,7 @@ def test_a_shared_param_counts_once_in_the_total():
 def test_the_docstring_example_prints_what_it_shows():
     import doctest
 
-    import minitorch_ag.nn.summary as module
+    import minitorch_ag.nn.model_summary as module
 
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
