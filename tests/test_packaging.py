@@ -34,7 +34,8 @@ def test_the_version_is_written_once_and_read_from_the_metadata():
     assert ag.__version__ == importlib.metadata.version("minitorch_ag") == PROJECT["version"]
 
 
-def test_every_extra_is_explained_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("page", ["README.md", "docs/tutorial/install.md"])
+def test_every_extra_is_explained(page):
+    text = (ROOT / page).read_text()
     for extra in PROJECT["optional-dependencies"]:
-        assert f"`.[{extra}]`" in readme or f'".[{extra}]"' in readme, extra
+        assert f"| `.[{extra}]` |" in text, f"{page} does not say what .[{extra}] installs"
