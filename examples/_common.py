@@ -212,10 +212,11 @@ def plot(path_name: str, title: str, panels: list[tuple], xlabel: str = "epoch",
 
     A curve is a list of values, drawn against ``first, first + 1, ...`` (``first=0`` when a
     curve starts with the value before training), or an ``(x, y)`` pair. A panel given as
-    ``(ylabel, curves, "log")`` has a logarithmic y axis (losses that fall by orders of
-    magnitude). The plots read well at any budget: x ticks are whole numbers, a curve of one
-    point is a labelled dot in the middle of a sensible range rather than a dot on an axis
-    from 0.96 to 1.04, and lines with many points are drawn without markers.
+    ``(ylabel, curves, "log")`` has a logarithmic y axis when its values span more than a
+    factor of ten (losses that fall by orders of magnitude). The plots read well at any
+    budget: x ticks are whole numbers, a curve of one point is a labelled dot in the middle of
+    a sensible range rather than a dot on an axis from 0.96 to 1.04, and lines with many
+    points are drawn without markers.
     """
     import matplotlib
 
@@ -239,8 +240,9 @@ def plot(path_name: str, title: str, panels: list[tuple], xlabel: str = "epoch",
             if len(y) == 1:
                 ax.annotate(f"{y[0]:.4g}", (x[0], y[0]), textcoords="offset points",
                             xytext=(6, 6))
-        if scale and scale[0] == "log":
-            ax.set_yscale("log")
+        ys = [v for line in ax.get_lines() for v in line.get_ydata() if np.isfinite(v)]
+        if scale and scale[0] == "log" and ys and min(ys) > 0 and max(ys) > 10 * min(ys):
+            ax.set_yscale("log")  # only where the values span a decade: else ticks read badly
         if xs_all and max(xs_all) - min(xs_all) < 1:  # one point (or a very short run)
             mid = (max(xs_all) + min(xs_all)) / 2
             ax.set_xlim(mid - 1, mid + 1)

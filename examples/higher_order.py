@@ -197,7 +197,7 @@ def main(argv=None):
           f"{' -> '.join(f'{g:.1e}' for g in lr)}")
     if not args.no_plot:
         path = plot("higher_order.png", "Newton's method", [
-            ("gradient norm (log scale)", {"rosenbrock": np.maximum(rb, 1e-17),
+            ("gradient norm", {"rosenbrock": np.maximum(rb, 1e-17),
                                            "logistic (Newton-CG)": np.maximum(lr, 1e-17)},
              "log"),
         ], xlabel="Newton step", first=0)

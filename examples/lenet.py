@@ -65,12 +65,15 @@ def plot(losses: list[float], accuracies: list[float], steps_per_epoch: int, pat
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8, color="tab:blue", label="loss")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (cross-entropy)", color="tab:blue")
-    ax.set_yscale("log")
+    if max(losses) > 10 * min(losses):  # a log axis only where the loss spans a decade
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     acc_ax = ax.twinx()
     ends = steps_per_epoch * np.arange(1, len(accuracies) + 1)
     acc_ax.plot(ends, accuracies, "o-", color="tab:red", label="held-out accuracy")
@@ -78,6 +81,7 @@ def plot(losses: list[float], accuracies: list[float], steps_per_epoch: int, pat
         acc_ax.annotate(f"{a:.1f}%", (x, a), textcoords="offset points", xytext=(-10, 6),
                         ha="right", color="tab:red")
     acc_ax.set_ylabel("held-out accuracy (%)", color="tab:red")
+    acc_ax.set_ylim(max(0, min(accuracies) - 5), min(100, max(accuracies) + 5))
     ax.set_title("LeNet on MNIST, Adam")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ def main(argv=None):
     if not args.no_plot:
         curves = {"new interface": new, "old interface": old}
         path = plot("linear_regression.png", "Linear regression (synthetic data)",
-                    [("mean squared error (log scale)", curves, "log")], first=0)
+                    [("mean squared error", curves, "log")], first=0)
         print(f"learning curve: {path}")
     summarize("new", new, args.epochs)
     summarize("old", old, args.epochs)

@@ -198,7 +198,7 @@ def main(argv=None):
     if not args.no_plot:
         path = plot("vjp.png", "Gradient descent with pullbacks", [
             ("autoencoder error per sample", {"autoencoder": ae}),
-            ("rosenbrock (log scale)", {"rosenbrock": rb}, "log"),
+            ("rosenbrock", {"rosenbrock": rb}, "log"),
         ], xlabel="gradient-descent step", first=0)
         print(f"learning curve: {path}")
     print(f"vjp: {len(checks)} examples checked; autoencoder error {ae[0]:.3g} -> {ae[-1]:.3g}, "
