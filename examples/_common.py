@@ -12,6 +12,7 @@ this plumbing out of the way.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
@@ -28,6 +29,30 @@ OUT = Path(os.environ.get(OUT_VAR) or Path(__file__).resolve().parent / "out")
 # The flags every script accepts (tests/test_examples.py checks each script against this).
 SHARED_FLAGS = ("--epochs", "--device", "--seed", "--no-plot", "--no-download")
 
+EXTRA = "pip install -e '.[examples]' (from the repository root: tqdm and matplotlib)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that also checks, before any work starts, that the optional
+    packages the run needs are installed: tqdm always, matplotlib unless ``--no-plot``."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed = super().parse_args(args, namespace)
+        needed = [("tqdm", "progress bars")]
+        if not getattr(parsed, "no_plot", True):
+            needed.append(("matplotlib", "figures"))
+        missing = []
+        for module, what in needed:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                missing.append(f"{module} (for the {what})")
+        if missing:
+            also = " or pass --no-plot" if all("figures" in m for m in missing) else ""
+            fail(f"this example needs {' and '.join(missing)}, which "
+                 f"{'is' if len(missing) == 1 else 'are'} not installed: {EXTRA}{also}")
+        return parsed
+
 
 def parser(doc: str, epochs: int, lr: float | None = None, *, data: bool = True,
            epoch: str = "one pass over the training data", lr_help: str = "learning rate"
@@ -40,8 +65,8 @@ def parser(doc: str, epochs: int, lr: float | None = None, *, data: bool = True,
     what one of ``--epochs`` is in this script, for its help ("one Newton step", ...).
     """
     first, _, rest = doc.strip().partition("\n")
-    p = argparse.ArgumentParser(description=first, epilog=rest.strip() or None,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(description=first, epilog=rest.strip() or None,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=positive, default=epochs,
                    help=f"number of epochs; an epoch here is {epoch} (default {epochs})")
     if lr is not None:
@@ -172,6 +197,13 @@ def bar(iterable: Iterable[Any], desc: str, total: int | None = None):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+def say(message: str) -> None:
+    """Print ``message`` above any progress bar (``tqdm.write``), without breaking it."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)
 
 
 class RunningMean:

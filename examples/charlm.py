@@ -33,10 +33,10 @@ from _common import (
     plot,
     plural,
     positive,
+    say,
     smooth,
     to_device,
 )
-from tqdm.auto import tqdm
 
 from minitorch_ag import diff, grad, nn, params, value
 from minitorch_ag.datasets import CharCorpus, tiny_shakespeare
@@ -157,7 +157,7 @@ def main(argv=None):
             if step % args.sample_every == 0:
                 text = sample(model, train, "ROMEO:", args.sample_length, args.temperature,
                               rng, device)
-                tqdm.write(f"--- sample after {step} batches (loss "
+                say(f"--- sample after {step} batches (loss "
                            f"{np.mean(losses[-50:]):.3f}) ---\n{text}\n")
         valid_losses.append(evaluate(model, valid, args.batchsize, args.seqlen, device))
         print(f"epoch {epoch}: training loss {np.mean(losses[-nbatches:]):.3f}, validation "

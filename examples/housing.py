@@ -21,8 +21,7 @@ numbers would say nothing about house prices (examples/linear_regression.py is t
 """
 
 import numpy as np
-from _common import bar, check_device, fail, load_data, parser, plot, plural, to_device
-from tqdm.auto import tqdm
+from _common import bar, check_device, fail, load_data, parser, plot, plural, say, to_device
 
 from minitorch_ag import Param, axpy_, diff, grad, params
 from minitorch_ag.datasets import housing, read_housing
@@ -132,7 +131,7 @@ def main(argv=None):
             curve["train"].append(rmse(predict, xtrn, ytrn))
             curve["test"].append(rmse(predict, xtst, ytst))
             if epoch % report_every == 0 or epoch in (0, args.epochs):
-                tqdm.write(f"{name} interface: epoch {epoch:3d}  rmse train "
+                say(f"{name} interface: epoch {epoch:3d}  rmse train "
                            f"{curve['train'][-1]:.3f} test {curve['test'][-1]:.3f}")
         return callback
 

@@ -18,8 +18,7 @@ with an error if either run fails to lower the loss at least tenfold.
 """
 
 import numpy as np
-from _common import bar, check_device, parser, plot, plural, to_device
-from tqdm.auto import tqdm
+from _common import bar, check_device, parser, plot, plural, say, to_device
 
 from minitorch_ag import Param, axpy_, diff, grad, params, value
 
@@ -72,7 +71,7 @@ def train_new(x, y, epochs, lr, rng, device="cpu"):
     model = to_device(Linear(NFEATURES, 1, rng), device)
     mse = lambda: float(np.mean((model(x) - y) ** 2))  # outside diff(): plain NumPy values
     losses = [mse()]
-    tqdm.write(f"new interface: epoch {0:3d}  loss {losses[0]:.4f}")
+    say(f"new interface: epoch {0:3d}  loss {losses[0]:.4f}")
     b = bar(range(1, epochs + 1), desc="new interface")
     for epoch in b:
         for xb, yb in minibatches(x, y, rng):
@@ -80,7 +79,7 @@ def train_new(x, y, epochs, lr, rng, device="cpu"):
         losses.append(mse())
         b.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         if should_report(epoch, epochs):
-            tqdm.write(
+            say(
                 f"new interface: epoch {epoch:3d}  loss {losses[-1]:.4f}"
                 f"  (last batch {float(value(loss)):.4f})"
             )
@@ -98,7 +97,7 @@ def train_old(x, y, epochs, lr, rng, device="cpu"):
     w = to_device([0.1 * rng.standard_normal((NFEATURES, 1)), np.zeros(1)], device)
     gradfun = grad(loss)
     losses = [float(loss(w, x, y))]
-    tqdm.write(f"old interface: epoch {0:3d}  loss {losses[0]:.4f}")
+    say(f"old interface: epoch {0:3d}  loss {losses[0]:.4f}")
     b = bar(range(1, epochs + 1), desc="old interface")
     for epoch in b:
         for xb, yb in minibatches(x, y, rng):
@@ -108,7 +107,7 @@ def train_old(x, y, epochs, lr, rng, device="cpu"):
         losses.append(float(loss(w, x, y)))
         b.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         if should_report(epoch, epochs):
-            tqdm.write(f"old interface: epoch {epoch:3d}  loss {losses[-1]:.4f}")
+            say(f"old interface: epoch {epoch:3d}  loss {losses[-1]:.4f}")
     return losses
 
 

@@ -92,6 +92,24 @@ def test_every_script_accepts_the_shared_flags(name):
     assert proc.stderr.startswith("error: --device: ") and "tpu" in proc.stderr
 
 
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_without_the_examples_extra_a_script_says_what_to_install(name, tmp_path):
+    """With NumPy only (tqdm and matplotlib made unimportable), no traceback: one line that
+    names the missing packages and the command that installs them, before any work."""
+    for module in ("tqdm", "matplotlib"):
+        (tmp_path / module).mkdir()
+        (tmp_path / module / "__init__.py").write_text("raise ImportError('hidden by a test')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
+               MINITORCH_AG_DATA=str(DATA))
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--epochs", "1",
+                           "--no-download"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "tqdm (for the progress bars) and matplotlib (for the figures)" in proc.stderr
+    assert "pip install -e '.[examples]'" in proc.stderr
+
+
 def test_the_shared_flags_are_the_ones_common_defines():
     sys.path.insert(0, str(EXAMPLES))
     try:
