@@ -121,7 +121,8 @@ def _tape_grad(tape: Tape, x: Any) -> Any:
         return _finish(x.outgrad, raw(x.value))
     raise TypeError(
         f"grad(tape, x): x must be a Param (or a leaf of that tape); got {type(x).__name__}. "
-        f"Gradients are kept for parameters only"
+        f"Gradients are kept for parameters only: for a model's (or a list's), ask for each, "
+        f"[grad(tape, p) for p in ag.params(model)]"
     )
 
 

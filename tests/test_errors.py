@@ -153,10 +153,25 @@ CASES = [
     ("a training loop over batches without labels", lambda: _train_without_labels(),
      ValueError, ["must return a scalar", "shape (5, 3)", "model(x, y)",
                   "minibatch(x, y, batchsize)"]),
+    ("grad of a model", lambda: grad(diff(lambda: np.sum(v)), _chain()), TypeError,
+     ["must be a Param", "got Chain", "[grad(tape, p) for p in ag.params(model)]"]),
+    ("model.parameters()", lambda: _chain().parameters(), AttributeError,
+     ["Chain has no parameters()", "ag.params(model)"]),
+    ("model.eval()", lambda: _chain().eval(), AttributeError,
+     ["Chain has no eval()", "while diff() records", "no mode to set"]),
+    ("images into a dense layer", lambda: _chain()(np.ones((2, 1, 2, 1), np.float32)),
+     ValueError, ["Linear: the input's last axis must have 2 features", "(2, 1, 2, 1)",
+                  "nn.Flatten()", "x.reshape(len(x), -1)"]),
     ("draw without Graphviz or matplotlib", lambda: _draw_without_renderers(),
      ModuleNotFoundError, ["draw(tape, 'g.png')", "Graphviz's dot program or matplotlib",
                            "pip install matplotlib", ".dot path"]),
 ]
+
+
+def _chain():
+    from minitorch_ag import nn
+
+    return nn.Chain(nn.Linear(2, 3, rng=np.random.default_rng(0)))
 
 
 def _train_without_labels():
@@ -189,6 +204,8 @@ def test_a_tape_without_an_attribute_says_so_plainly():
     with pytest.raises(AttributeError, match="'Tape' object has no attribute 'foo'"):
         diff(lambda: np.sum(v)).foo  # noqa: B018
     assert not hasattr(diff(lambda: np.sum(v)), "backward")
+    with pytest.raises(AttributeError, match="'Chain' object has no attribute 'foo'"):
+        _chain().foo  # noqa: B018
 
 
 def _wrong_gradient():
