@@ -233,7 +233,7 @@ class _TextBar:
     def __init__(self, desc: str | None = None, total: int | None = None,
                  disable: bool = False, **unused: Any) -> None:
         self.desc, self.total, self.disable = desc or "progress", total, disable
-        self.n, self.postfix, self.shown = 0, "", 0.0
+        self.n, self.postfix, self.shown, self.width = 0, "", 0.0, 0
 
     def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -253,8 +253,10 @@ class _TextBar:
             return
         self.shown = time.monotonic()
         count = f"{self.n}" if self.total is None else f"{self.n}/{self.total}"
-        sys.stderr.write(f"{start}{self.desc}: {count} {self.postfix}".rstrip())
+        line = f"{self.desc}: {count} {self.postfix}".rstrip()
+        sys.stderr.write(f"{start}{line:<{self.width}}")  # spaces cover a longer last line
         sys.stderr.flush()
+        self.width = len(line)
 
 
 def _progress(iterator: Iterable[Any], tqdm: Any, desc: str | None, smoothing: float,
