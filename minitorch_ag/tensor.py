@@ -575,8 +575,10 @@ def _refuse_conversion(x: Tensor, what: str, alternative: str = "") -> None:
 MISSING_RULES: list[str] | None = None
 
 
-def _refuse_if_tracked(name: str, args: Any) -> None:
+def _refuse_if_tracked(name: Any, args: Any) -> None:
     if STATE.stack and _any_tracked(args):
+        if not isinstance(name, str):  # a function: named here, off the path that succeeds
+            name = _name_of(name)
         if MISSING_RULES is not None:
             MISSING_RULES.append(name)
             return
@@ -894,7 +896,7 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
     in_place = IN_PLACE.get(func)
     if in_place is not None and STATE.stack and _any_tracked((args, kwargs)):
         return in_place(*args, **kwargs)
-    _refuse_if_tracked(_name_of(func), (args, kwargs))  # np.linalg.eig, not np.eig
+    _refuse_if_tracked(func, (args, kwargs))  # named as np.linalg.eig, not np.eig
     return func(*_raw_deep(args), **_raw_deep(kwargs))
 
 
