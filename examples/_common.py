@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 import warnings
@@ -275,9 +276,9 @@ def plot(path_name: str, title: str, panels: list[tuple], xlabel: str = "epoch",
         ys = [v for line in ax.get_lines() for v in line.get_ydata() if np.isfinite(v)]
         if scale and scale[0] == "log" and ys and min(ys) > 0 and max(ys) > 10 * min(ys):
             ax.set_yscale("log")  # only where the values span a decade: else ticks read badly
-        if xs_all and max(xs_all) - min(xs_all) < 1:  # one point (or a very short run)
-            mid = (max(xs_all) + min(xs_all)) / 2
-            ax.set_xlim(mid - 1, mid + 1)
+        if xs_all and max(xs_all) - min(xs_all) < 1:  # one point, or less than one epoch
+            lo, hi = math.floor(min(xs_all)), math.ceil(max(xs_all))
+            ax.set_xlim((lo - 1, hi + 1) if lo == hi else (lo, hi))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
