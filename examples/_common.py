@@ -145,11 +145,12 @@ def to_device(obj, device: str):
 
 
 def load_data(loader: Callable[..., Any], what: str, no_download: bool,
-         alternative: str | None = None) -> Any:
+              alternative: str | None = None, note: str | None = None) -> Any:
     """``loader(download=not no_download)``; when its files are not available, exit with a
     message that names every missing file and the command that fixes it for this script.
 
-    ``alternative`` is one more way out for the message (``"pass --file PATH ..."``).
+    ``alternative`` is one more way out for the message (``"pass --file PATH ..."``), ``note``
+    a last line (which files are enough).
     """
     from minitorch_ag.datasets import DataUnavailableError, user_cache
 
@@ -168,7 +169,8 @@ def load_data(loader: Callable[..., Any], what: str, no_download: bool,
             fixes.append(alternative)
         how = "\n".join(f"  - {fix}" for fix in fixes)
         fail(f"{what} is not available, so this example cannot run.\n"
-             f"{e.describe(fix=f'To fix it, either:{chr(10)}{how}')}")
+             f"{e.describe(fix=f'To fix it, either:{chr(10)}{how}')}" +
+             (f"\n{note}" if note else ""))
 
 
 def mnist_split(no_download: bool):
@@ -181,7 +183,10 @@ def mnist_split(no_download: bool):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = load_data(mnist_offline_split, "MNIST", no_download)
+        data = load_data(mnist_offline_split, "MNIST", no_download,
+                         note="The two t10k-* files are enough: without the train-* files the "
+                              "example trains on 8,000 of the test images and evaluates on the "
+                              "other 2,000.")
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     return data

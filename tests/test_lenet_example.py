@@ -80,4 +80,5 @@ def test_lenet_offline_names_every_missing_file_and_the_fix(tmp_path):
     assert "MINITORCH_AG_DATA=<dir> python examples/lenet.py" in proc.stderr
     assert "without --no-download" in proc.stderr
     assert "root=" not in proc.stderr  # the scripts take no root argument
+    assert "The two t10k-* files are enough" in proc.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "empty").exists()
