@@ -1,8 +1,12 @@
 """minitorch_ag: automatic differentiation of plain NumPy code, after Julia's AutoGrad.jl.
 
 Wrap parameters in ``Param``, record a computation with ``diff`` and read gradients with
-``grad``; or differentiate a function with ``grad(f)``. See API.md for the contract.
+``grad``; or differentiate a function with ``grad(f)``. The documentation's API reference
+lists every public name.
 """
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from . import anomaly as _anomaly_module
 from . import profile as _profile_module
@@ -27,7 +31,11 @@ from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
 
-__version__ = "0.1.0"
+try:  # one place for the version: pyproject.toml, read back from the installed metadata
+    __version__ = _version("minitorch_ag")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+del _version, PackageNotFoundError
 
 __all__ = [
     "Tensor", "Param", "Result", "Tape",

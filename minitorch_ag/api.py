@@ -1,5 +1,5 @@
 """The user-facing API: ``diff``, ``grad``, ``gradloss``, ``value``, ``params``, ``axpy_``,
-``vjp`` (API.md §2-4 and §6).
+``vjp``; the tutorial's "The interface" and "The function interface" pages show them at work.
 """
 
 from __future__ import annotations
@@ -79,6 +79,12 @@ def diff(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Tape:
         >>> grad(y, x)
         array([2., 4., 6.])
     """
+    if not callable(f):  # diff(np.sum(x ** 2)): the value was computed before diff could see it
+        raise TypeError(
+            f"diff: the first argument must be the function to run and record, such as "
+            f"diff(lambda: np.sum(x ** 2)); got {f!r:.60}, a value "
+            f"already computed (outside diff nothing is recorded). Wrap the expression in a "
+            f"lambda: diff(lambda: <expression>)")
     tape, _ = _record(f, args, kwargs)
     _scalar_check("diff", tape.value)
     return tape
@@ -115,7 +121,8 @@ def _tape_grad(tape: Tape, x: Any) -> Any:
         return _finish(x.outgrad, raw(x.value))
     raise TypeError(
         f"grad(tape, x): x must be a Param (or a leaf of that tape); got {type(x).__name__}. "
-        f"Gradients are kept for parameters only"
+        f"Gradients are kept for parameters only: for a model's (or a list's), ask for each, "
+        f"[grad(tape, p) for p in ag.params(model)]"
     )
 
 
@@ -258,7 +265,8 @@ def grad(f: Any, x: Any = None, *, argnum: int | tuple[int, ...] = 0) -> Any:
     if not callable(f):
         raise TypeError(
             f"grad: the first argument must be a Tape (from diff) or a function; "
-            f"got {type(f).__name__}"
+            f"got {type(f).__name__} {f!r:.60}. For the gradient of an expression, "
+            f"record it first: tape = diff(lambda: <expression>), then grad(tape, x)"
         )
     if x is not None:
         raise TypeError("grad(f, ...): use the keyword argnum= to choose the argument")

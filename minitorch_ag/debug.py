@@ -8,9 +8,9 @@
 Each line gives the node's number, a summary of its value (type, dtype, shape, device; the
 value itself for a scalar), the primitive and its arguments (earlier nodes by number,
 constants summarised, Params as ``P(...)``) and, once the backward pass has run, the gradient
-that reached it. ``print(tape)`` keeps the short ``T(14.0)`` (API.md).
+that reached it. ``print(tape)`` keeps the short ``T(14.0)``.
 
-The backward sweep releases each intermediate node as it passes it (DESIGN.md §4), so after
+The backward sweep releases each intermediate node as it passes it (to save memory), so after
 ``grad(tape, p)`` only the leaves are left to show. ``ag.show(tape, grads=True)`` runs the
 sweep itself first, keeping every node and its gradient; ``grad`` afterwards returns the
 very same gradients without sweeping again.
@@ -185,7 +185,7 @@ class NodeView:
         return f"{self.number}. {self._call()}{grad}"
 
     def dump(self, file: TextIO | None = None) -> None:
-        """Print everything the node holds (the seed's ``dump``), values abbreviated."""
+        """Print everything the node holds (AutoGrad.jl's ``dump``), values abbreviated."""
         lines = [f"node {self.number}: {self.primitive or ('Param' if self.param else 'leaf')}",
                  f"  value:    {summary(self.value)}  {_preview(self.value)}"]
         for pos, a in enumerate(self.args):
@@ -473,6 +473,14 @@ def draw(tape: Tape, path: str | os.PathLike[str], grads: bool = False) -> str:
     if dot is not None:
         _render_graphviz(dot, to_dot(tape, grads), path, ext[1:])
     else:
+        try:
+            import matplotlib  # noqa: F401, PLC0415 - optional: the fallback renderer
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError(
+                f"draw(tape, {path!r}): drawing a {ext} needs Graphviz's dot program or "
+                f"matplotlib, and neither is installed. Install one (Graphviz from your "
+                f"system's packages, or pip install matplotlib), or write the graph's DOT "
+                f"source with a .dot path and render it elsewhere") from e
         _render_matplotlib(tape, path, grads)
     return path
 

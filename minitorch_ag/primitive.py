@@ -1,4 +1,4 @@
-"""``primitive`` and ``zerograd``: how a function becomes differentiable (API.md §5).
+"""``primitive`` and ``zerograd``: how a function becomes differentiable.
 
 ``primitive(fn, *grads)`` builds the :class:`~minitorch_ag.registry.Primitive` record, registers
 it under ``fn`` (so that ``fn`` called through NumPy's protocols on Tensors records too) and

@@ -1,4 +1,4 @@
-"""Per-primitive timing of the forward and backward passes (the seed's ``sum`` / ``sum[2]`` rows).
+"""Per-primitive timing of the forward and backward passes (AutoGrad.jl's ``sum``, ``sum[2]`` rows).
 
 ``with ag.profile() as prof:`` times every primitive called in the block: ``np.sum`` is the
 forward computation of ``np.sum``, ``np.sum[1]`` its gradient rule for argument 1 (positions

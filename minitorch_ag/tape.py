@@ -126,6 +126,15 @@ class Tape:
     def __float__(self) -> float:
         return float(self.value)
 
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names the class lacks: a PyTorch habit gets a pointer to our way.
+        if name in ("backward", "grad", "zero_grad"):
+            raise AttributeError(
+                f"Tape has no {name}: minitorch_ag runs the backward pass when a gradient is "
+                f"asked for. Call grad(tape, p) for each Param p (ag.params(tape) lists them; "
+                f"optim.update_ or the training loops such as optim.adam do it for a model)")
+        raise AttributeError(f"'Tape' object has no attribute {name!r}")
+
     def item(self) -> Any:
         """The result as a Python number."""
         return self.value.item() if hasattr(self.value, "item") else self.value

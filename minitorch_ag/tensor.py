@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .backend import is_array, on_default_device
-from .registry import PRIMITIVES, Primitive
+from .registry import PRIMITIVES, Primitive, _name_of
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
 __all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch", "update",
@@ -575,15 +575,18 @@ def _refuse_conversion(x: Tensor, what: str, alternative: str = "") -> None:
 MISSING_RULES: list[str] | None = None
 
 
-def _refuse_if_tracked(name: str, args: Any) -> None:
+def _refuse_if_tracked(name: Any, args: Any) -> None:
     if STATE.stack and _any_tracked(args):
+        if not isinstance(name, str):  # a function: named here, off the path that succeeds
+            name = _name_of(name)
         if MISSING_RULES is not None:
             MISSING_RULES.append(name)
             return
         raise TypeError(
             f"{name} has no gradient rule in minitorch_ag, and it was called on a tracked "
-            f"Tensor while recording. Define one with ag.primitive({name}, rule, ...) (see "
-            f"API.md §5), or pass ag.value(x) if no gradient should flow through it"
+            f"Tensor while recording. Define one with ag.primitive({name}, rule, ...) (the "
+            f"documentation's \"Extending with primitives\" page shows how), or pass "
+            f"ag.value(x) if no gradient should flow through it"
         )
 
 
@@ -893,7 +896,7 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
     in_place = IN_PLACE.get(func)
     if in_place is not None and STATE.stack and _any_tracked((args, kwargs)):
         return in_place(*args, **kwargs)
-    _refuse_if_tracked(f"np.{getattr(func, '__name__', func)}", (args, kwargs))
+    _refuse_if_tracked(func, (args, kwargs))  # named as np.linalg.eig, not np.eig
     return func(*_raw_deep(args), **_raw_deep(kwargs))
 
 
