@@ -20,8 +20,8 @@ import numpy as np
 
 from . import tensor
 from .api import _differentiate, _is_differentiable_leaf
-from .registry import PRIMITIVES
-from .tensor import IN_PLACE, Tensor
+from .registry import IN_PLACE, PRIMITIVES
+from .tensor import METHODS
 
 __all__ = ["Coverage", "coverage", "check_differentiable"]
 
@@ -96,9 +96,8 @@ def coverage() -> Coverage:
         else:
             (zero if prim.zerograd else differentiable).append(name)
     methods = []
-    for name in sorted(vars(Tensor)):
-        fn = getattr(getattr(Tensor, name), "numpy_function", None)
-        prim = PRIMITIVES.get(fn) if fn is not None else None
+    for name, fn in sorted(METHODS.items()):
+        prim = PRIMITIVES.get(fn)
         if prim is not None and not prim.zerograd:
             methods.append(f"Tensor.{name}")
     return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods),

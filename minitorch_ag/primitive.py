@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import inplace as _inplace  # noqa: F401  (puts the copy-on-write writers in the registry)
 from .registry import Primitive, register
 from .tensor import call
 

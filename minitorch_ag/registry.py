@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PRIMITIVES", "Primitive", "lookup", "register"]
+__all__ = ["PRIMITIVES", "IN_PLACE", "Primitive", "lookup", "register"]
 
 
 class Primitive:
@@ -82,3 +82,12 @@ def register(fn: Any, prim: Primitive) -> Primitive:
 def lookup(fn: Any) -> Primitive | None:
     """The primitive registered for ``fn``, or ``None``."""
     return PRIMITIVES.get(fn)
+
+
+# How writing into a tracked Tensor is recorded (copy-on-write, ``inplace.py``): NumPy
+# functions that write into an argument (``np.put``, ``np.copyto`` ...) map to the function that
+# records the same update, and the Tensor's own in-place syntax is found under how it is written
+# (``"x[...] = v"``, ``"x op= y"``, ``"x.sort()"``, ``"x.partition()"``). ``tensor.py`` looks the
+# writers up here so that it need not import ``inplace.py``; a NumPy function without an entry
+# is refused on tracked values like any other function without a gradient rule.
+IN_PLACE: dict[Any, Callable[..., Any]] = {}
