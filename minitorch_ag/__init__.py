@@ -9,23 +9,17 @@ from . import profile as _profile_module
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
+from .backend import TransferCount, count_transfers, gpu_available
 from .coverage import Coverage, check_differentiable, coverage
 from .debug import NodeView, draw, listing, nodes, show
-from .device import (
-    TransferCount,
-    count_transfers,
-    default_device,
-    device,
-    gpu_available,
-    set_device,
-    to_device,
-)
+from .device import default_device, device, set_device
 from .gradcheck import gradcheck
 from .primitive import primitive, zerograd
 from .profile import Profile, profile
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
+from .walk import to_device
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_array, on_default_device
+from .backend import is_array
+from .device import on_default_device
 from .registry import IN_PLACE, PRIMITIVES, Primitive
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
