@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tensor as _tensor
 from .registry import IN_PLACE, PRIMITIVES
 from .tape import ITEM, STATE, Tape
 from .tensor import (
@@ -33,7 +34,6 @@ from .tensor import (
     _describe,
     _new_result,
     astype,
-    call,
     dispatch,
     peel,
     raw,
@@ -54,14 +54,14 @@ def _setitem(x: Tensor, index: Any, v: Any) -> None:
     if _is_own_view(x, index, v):
         return  # x[i] = x[i], the last step of x[i] += y (see update): nothing changes
     setitem = PRIMITIVES[operator.setitem]
-    update(x, lambda t: call(setitem, (t, index, v)), "x[...] = v", index)
+    update(x, lambda t: _tensor.call(setitem, (t, index, v)), "x[...] = v", index)
 
 
 def _operator(x: Tensor, y: Any, ufunc: np.ufunc, what: str) -> None:
     """``x op= y`` while recording: ``x`` becomes ``x op y``, cast to ``x``'s dtype."""
     prim = PRIMITIVES[ufunc]
     name = f"np.{ufunc.__name__}"
-    update(x, lambda t: _same_kind(call(prim, (t, y), _NOKW), t, name), what)
+    update(x, lambda t: _same_kind(_tensor.call(prim, (t, y), _NOKW), t, name), what)
 
 
 def _sort(x: Tensor, axis: int, kind: Any, order: Any) -> None:
@@ -100,7 +100,7 @@ def _same_kind(new: Any, x: Any, name: str) -> Any:
             f"{name}: cannot cast the result from {have} to the dtype {want} of the Tensor "
             f"updated in place (casting rule 'same_kind')"
         )
-    return call(PRIMITIVES[astype], (new, want), _NOKW)
+    return _tensor.call(PRIMITIVES[astype], (new, want), _NOKW)
 
 
 def _is_own_view(x: Tensor, index: Any, v: Any) -> bool:
@@ -175,7 +175,7 @@ def update(x: Tensor, compute: Callable[[Tensor], Any], what: str, index: Any = 
     if write_back is not None:
         parent, where = write_back
         parent[where] = x  # NumPy writes through a slice into the array it views ...
-        _become(x, call(PRIMITIVES[operator.getitem], (parent, where)), tape, what)
+        _become(x, _tensor.call(PRIMITIVES[operator.getitem], (parent, where)), tape, what)
         # ... and x stays a view of it, so that the next update of x writes through too
 
 

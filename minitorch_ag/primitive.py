@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 
 from . import inplace as _inplace  # noqa: F401  (puts the copy-on-write writers in the registry)
+from . import tensor as _tensor
 from .registry import Primitive, register
-from .tensor import call
 
 __all__ = ["primitive", "zerograd"]
 
 
 def _wrap(prim: Primitive) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return call(prim, args, kwargs)
+        return _tensor.call(prim, args, kwargs)  # looked up per call: tools may set_call
 
     try:
         functools.update_wrapper(wrapper, prim.fn)

@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import inspect
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from .backend import is_array
 from .device import on_default_device
-from .registry import IN_PLACE, PRIMITIVES, Primitive
+from .registry import IN_PLACE, PRIMITIVES, Primitive, missing_rule
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
-__all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch", "astype",
-           "METHODS"]
+__all__ = ["Tensor", "Param", "Result", "call", "set_call", "raw", "is_tracked", "dispatch",
+           "astype", "METHODS"]
 
 _ndarray = np.ndarray
 
@@ -565,15 +565,9 @@ def _refuse_conversion(x: Tensor, what: str, alternative: str = "") -> None:
         )
 
 
-# When a list (check_differentiable's dry run), functions without a rule reached on tracked
-# values are appended to it and computed on plain values instead of raising.
-MISSING_RULES: list[str] | None = None
-
-
 def _refuse_if_tracked(name: str, args: Any) -> None:
     if STATE.stack and _any_tracked(args):
-        if MISSING_RULES is not None:
-            MISSING_RULES.append(name)
+        if missing_rule(name):  # a listener (check_differentiable) computes it plainly instead
             return
         raise TypeError(
             f"{name} has no gradient rule in minitorch_ag, and it was called on a tracked "
@@ -890,3 +884,18 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
         return in_place(*args, **kwargs)
     _refuse_if_tracked(f"np.{getattr(func, '__name__', func)}", (args, kwargs))
     return func(*_raw_deep(args), **_raw_deep(kwargs))
+
+
+_RECORDING_CALL = call  # the engine's own; set_call(None) puts it back
+
+
+def set_call(fn: Callable[..., Any] | None) -> None:
+    """Make ``fn`` the recording call that operators, NumPy's protocols and primitives use.
+
+    ``fn(prim, args, kwargs)`` must do what :func:`call` does (a tool such as the profiler
+    passes a wrapper around :data:`_RECORDING_CALL`); ``None`` restores the engine's own. While
+    nothing has been set the engine runs exactly its own code: this costs nothing when unused.
+    """
+    global call
+    call = _RECORDING_CALL if fn is None else fn
+

@@ -12,7 +12,7 @@ import pytest
 
 import minitorch_ag as ag
 from minitorch_ag import Param, diff, grad
-from minitorch_ag import debug as agdebug
+from minitorch_ag.tools import debug as agdebug
 
 
 def _seed_model():
@@ -218,8 +218,8 @@ def test_docstring_examples_of_the_tools_run():
     import importlib
 
     # ag.profile is the function; the module of the same name is reached by its full name.
-    profile = importlib.import_module("minitorch_ag.profile")
-    anomaly = importlib.import_module("minitorch_ag.anomaly")
+    profile = importlib.import_module("minitorch_ag.tools.profile")
+    anomaly = importlib.import_module("minitorch_ag.tools.anomaly")
     for module in (agdebug, profile, anomaly):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -33,9 +33,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .backend import array_module
-from .tape import ITEM, Tape, backward, seed_like
-from .tensor import Param, raw
+from ..backend import array_module
+from ..tape import ITEM, Tape, backward, seed_like
+from ..tensor import Param, raw
 
 __all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot"]
 
@@ -62,7 +62,7 @@ def summary(v: Any) -> str:
 
     Example:
         >>> import numpy as np
-        >>> from minitorch_ag.debug import summary
+        >>> from minitorch_ag.tools.debug import summary
         >>> summary(np.zeros((2, 3), dtype=np.float32)), summary(np.float64(2.5))
         ('ndarray float32 (2, 3) cpu', '2.5 (float64)')
     """
@@ -415,7 +415,7 @@ def to_dot(tape: Tape, grads: bool = False) -> str:
     Example:
         >>> import numpy as np, minitorch_ag as ag
         >>> x = ag.Param(np.array([1.0, 2.0]))
-        >>> print(ag.debug.to_dot(ag.diff(lambda: np.sum(x * 2.0))).splitlines()[0])
+        >>> print(ag.tools.debug.to_dot(ag.diff(lambda: np.sum(x * 2.0))).splitlines()[0])
         digraph tape {
     """
     views, edges, constants = _graph(tape, grads)
