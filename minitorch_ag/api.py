@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from .backend import array_module, is_array
+from .primitive import constant
 from .sparse import Sparse
-from .tape import STATE, Tape, backward, freeze, pop_tape, push_tape, seed_like
+from .tape import Tape, backward, pop_tape, push_tape, seed_like
 from .tensor import Param, Result, Tensor, lower, new_leaf, node_on, peel, raw
 
 __all__ = ["diff", "grad", "gradloss", "value", "params", "axpy_", "vjp"]
@@ -311,14 +312,7 @@ def value(x: Any) -> Any:
         >>> value(3.0)
         3.0
     """
-    if isinstance(x, (Tensor, Tape)):
-        v = x.value
-        if STATE.stack and v.__class__ is np.ndarray:
-            freeze(v)
-        return v
-    if isinstance(x, Sparse):
-        return x.to_dense()
-    return x
+    return constant(x)
 
 
 _ATOMS = (str, bytes, bytearray, numbers.Number, type, types.ModuleType, range, np.dtype,

@@ -28,10 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..rules._util import keep_dims
-from ..tape import recording
-from ..tensor import is_tracked, raw
+from ..primitive import is_tracked, keep_dims, primitive, raw, recording
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .norm import batch_norm, layer_norm
 

@@ -43,9 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import value
-from ..primitive import primitive
-from ..tensor import Param, Tensor, raw
+from ..primitive import Param, Tensor, constant, primitive, raw
 from . import functional as F
 from . import init as _init
 
@@ -750,4 +748,4 @@ def detach(state: Any) -> Any:
     """
     if isinstance(state, (tuple, list)):
         return type(state)(detach(s) for s in state)
-    return value(state)
+    return constant(state)

@@ -23,7 +23,7 @@ that NumPy leaves there (the last) gets its gradient.
 
 NumPy's writing functions ``np.put``, ``np.put_along_axis``, ``np.place``, ``np.putmask``,
 ``np.copyto`` and ``np.fill_diagonal`` are recorded the same way when a tracked Tensor is
-involved while recording (``registry.IN_PLACE``). Skipped on purpose: ``ndarray.resize`` of a
+involved while recording (``primitive.in_place``). Skipped on purpose: ``ndarray.resize`` of a
 tracked Tensor (refused: it changes the shape), and assigning a tracked Tensor into a plain
 ndarray (NumPy converts it to a constant: refused, the gradient would be lost).
 """
@@ -35,11 +35,7 @@ import operator
 import numpy as np
 
 from ..backend import array_module, scatter_add
-from ..inplace import update
-from ..primitive import primitive
-from ..registry import IN_PLACE, register
-from ..sparse import Sparse
-from ..tensor import Tensor, raw
+from ..primitive import Sparse, Tensor, in_place, primitive, raw, register, update
 
 
 def _is_advanced(item) -> bool:
@@ -236,5 +232,7 @@ def _put_along_axis(arr, indices, values, axis):
     update(arr, lambda x: index_set(x, where, vals), "np.put_along_axis(arr, indices, values)")
 
 
-IN_PLACE.update({np.put: _put, np.place: _place, np.putmask: _putmask, np.copyto: _copyto,
-                 np.fill_diagonal: _fill_diagonal, np.put_along_axis: _put_along_axis})
+for _fn, _writer in ((np.put, _put), (np.place, _place), (np.putmask, _putmask),
+                    (np.copyto, _copyto), (np.fill_diagonal, _fill_diagonal),
+                    (np.put_along_axis, _put_along_axis)):
+    in_place(_fn, _writer)

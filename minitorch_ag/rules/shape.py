@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import primitive, zerograd
-from ..registry import register
-from ..tensor import astype, raw
+from ..primitive import astype, primitive, raw, register, zerograd
 
 
 def _same_shape(dy, y, a, *args, **kwargs):
