@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from .primitive import constant
 from .sparse import Sparse
 from .tape import Tape, backward, pop_tape, push_tape, seed_like
 from .tensor import Param, Result, Tensor, lower, new_leaf, node_on, peel, raw
+from .walk import children, is_opaque
 
 __all__ = ["diff", "grad", "gradloss", "value", "params", "axpy_", "vjp"]
 
@@ -315,48 +315,12 @@ def value(x: Any) -> Any:
     return constant(x)
 
 
-_ATOMS = (str, bytes, bytearray, numbers.Number, type, types.ModuleType, range, np.dtype,
-          np.ndarray, np.generic, types.BuiltinFunctionType, np.ufunc)
-
-
-def _children(obj: Any) -> list[Any]:
-    """What ``params`` walks into from ``obj``, in a stable order."""
-    if isinstance(obj, dict):
-        return list(obj.values())
-    if isinstance(obj, (list, tuple)):
-        return list(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=id)
-    if isinstance(obj, types.FunctionType):
-        return [c.cell_contents for c in (obj.__closure__ or ()) if _cell_filled(c)]
-    if isinstance(obj, types.MethodType):
-        return [obj.__self__]
-    if isinstance(obj, functools.partial):
-        return [obj.func, *obj.args, *obj.keywords.values()]
-    out: list[Any] = []
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict):
-        out.extend(d.values())
-    for cls in type(obj).__mro__:
-        for slot in cls.__dict__.get("__slots__", ()):
-            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
-                out.append(getattr(obj, slot))
-    return out
-
-
-def _cell_filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:
-        return False
-    return True
-
-
 def params(obj: Any) -> list[Param]:
     """Every ``Param`` reachable from ``obj``, each once, in a stable order.
 
     Walks attributes (``__dict__`` and ``__slots__``), lists, tuples, dicts, sets, closures and
-    bound methods, depth first; cycles are safe.
+    bound methods, depth first, as ``to_device`` and ``state_dict`` do (``walk.children``);
+    cycles are safe.
 
     Example:
         >>> import numpy as np
@@ -378,12 +342,10 @@ def params(obj: Any) -> list[Param]:
                 seen.add(id(x))
                 found.append(x)
             continue
-        if x is None or isinstance(x, (Tensor, Tape, *_ATOMS)) or is_array(x):
-            continue
-        if id(x) in seen:
+        if is_opaque(x) or id(x) in seen:
             continue
         seen.add(id(x))
-        todo.extend(reversed(_children(x)))
+        todo.extend(reversed([v for _, v, _ in children(x)]))
     return found
 
 

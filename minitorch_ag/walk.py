@@ -1,4 +1,13 @@
-"""Moving whole objects between devices: ``to_device`` walks a model and moves its arrays.
+"""The one object walker: what ``params``, ``to_device`` and ``state_dict`` visit in a model.
+
+Owns :func:`children` (which objects a walk enters from an object, in which order, under which
+name, and how a replacement is stored back) and :func:`to_device`. ``ag.params`` (``api.py``)
+and ``ag.state_dict`` (``serialization.py``) walk with the same :func:`children`, so the three
+agree on what a model holds. A walk enters attributes (``__dict__`` and ``__slots__``),
+mappings, lists, tuples, sets, closure cells, bound methods and ``functools.partial``
+arguments; it stops at :func:`is_atom` values (numbers, strings, types, modules, NumPy scalars),
+arrays, Params and recorded values. Sets have no stable order to name by: their members carry
+no name, and ``state_dict`` refuses Params reachable only through one.
 
 ``to_device(obj, device)`` moves everything array-valued reachable from ``obj`` to ``"cpu"``
 (NumPy), ``"gpu"`` or ``"gpu:N"`` (CuPy):
@@ -30,7 +39,9 @@ array in ``backend.py``.
 from __future__ import annotations
 
 import functools
+import numbers
 import types
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,10 +52,93 @@ from .device import checked_device
 from .tape import Tape
 from .tensor import Param, Tensor
 
-__all__ = ["to_device"]
+__all__ = ["to_device", "children", "is_atom", "is_opaque"]
 
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type, types.ModuleType, range,
-          np.dtype, np.generic, types.BuiltinFunctionType, np.ufunc, types.CodeType)
+_ATOMS = (str, bytes, bytearray, numbers.Number, type, types.ModuleType, range, np.dtype,
+          np.generic, types.BuiltinFunctionType, np.ufunc, types.CodeType)
+
+# How a child is stored in its holder: (kind, holder, key); put() writes a replacement there.
+_ITEM, _ATTR, _SLOT, _CELL, _TUPLE, _FIXED = range(6)
+
+
+def is_atom(x: Any) -> bool:
+    """True for values a walk never enters: None, numbers, strings, types, modules, dtypes."""
+    return x is None or isinstance(x, _ATOMS)
+
+
+def is_opaque(x: Any) -> bool:
+    """True for atoms, arrays and Tensors (a Param is a leaf of the walk), and tapes."""
+    return is_atom(x) or is_array(x) or isinstance(x, (Tensor, Tape))
+
+
+def children(obj: Any) -> list[tuple[str | None, Any, tuple]]:
+    """What a walk enters from ``obj``: ``(name of the step, value, where)``, in a stable order.
+
+    ``name`` is the key, index, attribute or closure variable (``""`` for a bound method's
+    object, ``None`` for a set's members, which have no stable name); ``where`` is what
+    :func:`put` needs to store a replacement back.
+    """
+    if isinstance(obj, Mapping):
+        kind = _ITEM if isinstance(obj, dict) else _FIXED
+        return [(str(k), v, (kind, obj, k)) for k, v in obj.items()]
+    if isinstance(obj, list):
+        return [(str(i), v, (_ITEM, obj, i)) for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return [(str(i), v, (_TUPLE, obj, i)) for i, v in enumerate(obj)]
+    if isinstance(obj, (set, frozenset)):
+        return [(None, v, (_FIXED, obj, None)) for v in sorted(obj, key=id)]
+    if isinstance(obj, types.FunctionType):
+        cells = obj.__closure__ or ()
+        return [(name, cell.cell_contents, (_CELL, cell, None))
+                for name, cell in zip(obj.__code__.co_freevars, cells, strict=True)
+                if _cell_filled(cell)]
+    if isinstance(obj, types.MethodType):
+        return [("", obj.__self__, (_FIXED, obj, None))]
+    if isinstance(obj, functools.partial):
+        return [("func", obj.func, (_FIXED, obj, None)),
+                *((f"args.{i}", v, (_FIXED, obj, None)) for i, v in enumerate(obj.args)),
+                *((f"keywords.{k}", v, (_FIXED, obj, None)) for k, v in obj.keywords.items())]
+    out: list[tuple[str | None, Any, tuple]] = []
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict):
+        out.extend((k, v, (_ATTR, d, k)) for k, v in d.items())
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
+                out.append((slot, getattr(obj, slot), (_SLOT, obj, slot)))
+    return out
+
+
+def put(where: tuple, new: Any, who: str) -> None:
+    """Store ``new`` where :func:`children` found the value it replaces."""
+    kind, holder, key = where
+    if kind in (_ITEM, _ATTR):
+        holder[key] = new
+    elif kind == _SLOT:
+        setattr(holder, key, new)
+    elif kind == _CELL:
+        holder.cell_contents = new
+    else:
+        raise TypeError(
+            f"{who}: a {type(holder).__module__}.{type(holder).__name__} holds an array "
+            f"argument ({type(new).__name__} of shape {getattr(new, 'shape', '?')}) that cannot "
+            f"be replaced in place; move the array before making the "
+            f"{type(holder).__name__}"
+        )
+
+
+def _cell_filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------
+# to_device
+# ----------------------------------------------------------------------------------------
 
 
 def to_device(obj: Any, device: str) -> Any:
@@ -86,7 +180,7 @@ class _Mover:
         self.keep: list[Any] = []  # keeps visited objects alive so that their ids stay unique
 
     def move(self, x: Any) -> Any:
-        if x is None or isinstance(x, _ATOMS):
+        if is_atom(x):
             return x
         if is_array(x):
             key = id(x)
@@ -105,34 +199,11 @@ class _Mover:
             pass
         elif isinstance(x, tuple):
             self.done[key] = x = self._tuple(x)
-        elif isinstance(x, list):
-            for i, v in enumerate(x):
-                new = self.move(v)
-                if new is not v:
-                    x[i] = new
-        elif isinstance(x, dict):
-            for k, v in list(x.items()):
-                new = self.move(v)
-                if new is not v:
-                    x[k] = new
-        elif isinstance(x, (set, frozenset)):
-            for v in sorted(x, key=id):
-                self.move(v)
-        elif isinstance(x, types.FunctionType):
-            for cell in x.__closure__ or ():
-                try:
-                    v = cell.cell_contents
-                except ValueError:  # an empty cell
-                    continue
-                new = self.move(v)
-                if new is not v:
-                    cell.cell_contents = new
-        elif isinstance(x, types.MethodType):
-            self.move(x.__self__)
-        elif isinstance(x, functools.partial):
-            self._partial(x)
         else:
-            self._attributes(x)
+            for _, v, where in children(x):
+                new = self.move(v)
+                if new is not v:
+                    put(where, new, "to_device")
         return x
 
     def _param(self, p: Param) -> None:
@@ -144,33 +215,7 @@ class _Mover:
             self.move(p.opt)
 
     def _tuple(self, t: tuple) -> tuple:
-        items = [self.move(v) for v in t]
+        items = [self.move(v) for _, v, _ in children(t)]
         if all(a is b for a, b in zip(items, t, strict=True)):
             return t
         return type(t)(*items) if hasattr(t, "_fields") else type(t)(items)
-
-    def _partial(self, f: functools.partial) -> None:
-        for v in (f.func, *f.args, *f.keywords.values()):
-            if self.move(v) is not v:
-                raise TypeError(
-                    f"to_device: a functools.partial holds an array argument "
-                    f"({type(v).__name__} of shape {getattr(v, 'shape', '?')}) that cannot be "
-                    f"replaced in place; move the array before making the partial"
-                )
-
-    def _attributes(self, obj: Any) -> None:
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict):
-            for k, v in list(d.items()):
-                new = self.move(v)
-                if new is not v:
-                    d[k] = new
-        for cls in type(obj).__mro__:
-            slots = cls.__dict__.get("__slots__", ())
-            for slot in (slots,) if isinstance(slots, str) else slots:
-                if slot in ("__dict__", "__weakref__") or not hasattr(obj, slot):
-                    continue
-                v = getattr(obj, slot)
-                new = self.move(v)
-                if new is not v:
-                    setattr(obj, slot, new)

@@ -1,7 +1,7 @@
 """The direction of imports (DESIGN.md §2), read from the source of every module.
 
 Imports run one way through the core (backend, device, sparse, registry, tape, tensor, inplace,
-primitive, api, walk, serialization: each imports only modules before it); rules files and
+primitive, walk, api, serialization: each imports only modules before it); rules files and
 ``nn`` import only the rule author's surface (``primitive``), ``backend`` and their own
 siblings; nothing but the package's ``__init__`` imports the tools; only ``backend`` mentions
 CuPy. Imports inside functions count too.
@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitorch_ag"
 
 # The core, bottom first: each module may import only those before it.
 CORE = ["backend", "device", "sparse", "registry", "tape", "tensor", "inplace", "primitive",
-        "api", "walk", "serialization"]
+        "walk", "api", "serialization"]
 
 # Subpackages: the package modules each may import besides its own (None: no limit).
 SUBPACKAGES: dict[str, set[str] | None] = {
