@@ -16,8 +16,9 @@ Python object ``x`` takes the new node's state. Nothing the tape saved is overwr
 
 from __future__ import annotations
 
+import gc
 import operator
-import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -234,36 +235,27 @@ def _become(x: Result, new: Result, tape: Tape, what: str, index: Any = Ellipsis
         written = xv[parts if any(part is Ellipsis for part in parts) else (*parts, ...)]
     old = _new_result(Result)
     users: list[int] = []  # positions of the nodes that have x among their parents
-    views: dict[int, list[Any]] = {}  # id -> [node, references from later nodes' parents]
+    views: list[int] = []  # positions of the nodes whose value is a view of the part written
     for j in range(i + 1, len(nodes)):
         n = nodes[j]
         for p in n.parents:
             if p is x:
                 users.append(j)
-            elif views and id(p) in views:
-                views[id(p)][1] += 1
         if n is new or id(n) in tape.moved:
             continue
         v = raw(n.value)
         if (v.__class__ is _ndarray and v.base is not None and (v.base is base or v.base is xv)
                 and np.may_share_memory(v, written)):
-            views[id(n)] = [n, 0]
-    n = p = written = None
-    if views:
-        for holder in tape.moved.values():
-            if id(holder) in views:
-                views[id(holder)][1] += 1
-        holder = None
-    for node, refs in views.values():
-        # References: the tape's list, the later nodes' parents, tape.moved, views' entry,
-        # getrefcount's argument and the loop variable; more means the program holds it.
-        if sys.getrefcount(node) > refs + 4:
+            views.append(j)
+    n = p = v = written = None
+    for j in views:
+        held = _held_by_program(tape, j)
+        if held is not None:
             raise TypeError(
-                f"{what}: another tracked value ({_describe(node)}, from {node.prim.name}) is a "
+                f"{what}: another tracked value ({_describe(held)}, from {held.prim.name}) is a "
                 f"view of x; NumPy would change it too, which copy-on-write cannot record. "
                 f"Copy the view first (np.copy), or drop it (del) before updating x"
             )
-    node = views = None
     for slot in _RESULT_SLOTS:
         setattr(old, slot, getattr(x, slot))
     nodes[i] = old
@@ -283,3 +275,42 @@ def _become(x: Result, new: Result, tape: Tape, what: str, index: Any = Ellipsis
 
 
 _RESULT_SLOTS = ("value", "mark", "prim", "args", "kwargs", "parents", "outgrad")
+
+
+def _held_by_program(tape: Tape, j: int) -> Result | None:
+    """The node at ``tape.nodes[j]`` if the program still refers to it, else ``None``.
+
+    Asked without reference counts: every reference the tape has to the node (its place in the
+    list, later nodes' parents, ``tape.moved``/``tape.renamed``) moves to a copy of it, and a
+    weak reference tells whether the node outlived that (after a collection, for Pythons
+    whose collector is not immediate). If it did, the program holds it: the tape's
+    references move back and the node is returned. If not, the copy takes its place for good.
+    """
+    node = tape.nodes[j]
+    copy = _new_result(Result)
+    for slot in _RESULT_SLOTS:
+        setattr(copy, slot, getattr(node, slot))
+    _repoint(tape, j, node, copy)
+    ref = weakref.ref(node)
+    node = None
+    if ref() is not None:
+        gc.collect()
+    node = ref()
+    if node is None:
+        return None
+    _repoint(tape, j, copy, node)
+    return node
+
+
+def _repoint(tape: Tape, j: int, old: Result, new: Result) -> None:
+    """Make the tape refer to ``new`` wherever it referred to node ``old`` (at position ``j``)."""
+    nodes = tape.nodes
+    nodes[j] = new
+    for k in range(j + 1, len(nodes)):
+        parents = nodes[k].parents
+        if parents and any(p is old for p in parents):
+            nodes[k].parents = tuple(new if p is old else p for p in parents)
+    for table in (tape.moved, tape.renamed):
+        for key, held in table.items():
+            if held is old:
+                table[key] = new

@@ -472,7 +472,7 @@ class Result(Tensor):
     ``outgrad`` the gradient reaching it during the backward sweep.
     """
 
-    __slots__ = ("mark", "prim", "args", "kwargs", "parents", "outgrad")
+    __slots__ = ("mark", "prim", "args", "kwargs", "parents", "outgrad", "__weakref__")
 
     def __init__(self, value: Any, tape: Tape, prim: Any, args: tuple, kwargs: dict,
                  parents: tuple) -> None:
