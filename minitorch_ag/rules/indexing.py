@@ -34,7 +34,7 @@ import operator
 
 import numpy as np
 
-from ..backend import array_module, scatter_add
+from ..backend import array_module, assign, scatter_add, write_order
 from ..primitive import Sparse, Tensor, in_place, primitive, raw, register, update
 
 
@@ -87,7 +87,7 @@ primitive(operator.getitem, _grad_getitem, None, name="getindex")
 def index_set(x, index, v):
     """A copy of ``x`` with ``v`` written at ``index``: what ``x[index] = v`` leaves in ``x``."""
     out = array_module(x).array(x, copy=True)
-    out[index] = v
+    assign(out, index, v, repeats=any(_is_advanced(p) for p in _parts(index)))
     return out
 
 
@@ -96,15 +96,11 @@ def _winners(shape, index, xp):
     is True for the elements of ``v`` that NumPy's assignment left in place; else ``None``."""
     if not any(_is_advanced(p) for p in _parts(index)):
         return None
-    ids = xp.full(shape, -1, dtype=np.intp)
-    sub = ids[index].shape
-    ids[index] = xp.arange(int(np.prod(sub)), dtype=np.intp).reshape(sub)
-    written = ids[ids >= 0]
-    if written.size == int(np.prod(sub)):
+    ids, order = write_order(shape, index, xp)
+    won = ids[index] == order
+    if xp is np and won.all():  # on a device, no read back: the mask costs one product
         return None
-    won = xp.zeros(int(np.prod(sub)), dtype=bool)
-    won[written] = True
-    return won.reshape(sub)
+    return won
 
 
 def _grad_index_set_v(dy, y, x, index, v):

@@ -156,7 +156,9 @@ def _centred(a, axis, ddof, kwargs, where, nan=False):
     mask = np.broadcast_to(mask, np.shape(a))
     n = np.sum(mask, axis=axis, keepdims=True).astype(dtype_of(a))
     if mean is np._NoValue:
-        mean = np.mean(np.where(mask, a, 0), axis=axis, keepdims=True, where=mask)
+        # a masked mean written with sum: CuPy's reductions take no where= (an empty group
+        # gives 0 here, NaN in NumPy's mean; its elements are all masked out below anyway)
+        mean = np.sum(np.where(mask, a, 0), axis=axis, keepdims=True) / np.maximum(n, 1)
     return np.where(mask, a - mean, 0), np.where(n == 0, 1, n - ddof), mask  # 1: no 0/0
 
 

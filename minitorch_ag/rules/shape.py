@@ -163,10 +163,28 @@ def _grad_meshgrid(dy, y, *xi, copy=True, sparse=False, indexing="xy"):
     return grads
 
 
+def _tuple_of_arrays(fn):
+    """``fn`` returning a tuple where it returns several arrays: CuPy's ``atleast_*d`` return a
+    list, which the tape would take for one output."""
+
+    def call(*arys):
+        out = fn(*arys)
+        return tuple(out) if isinstance(out, list) else out
+
+    return call
+
+
 for _fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
-    primitive(_fn, grad_all=_grad_atleast)
+    register(_fn, primitive(_tuple_of_arrays(_fn), grad_all=_grad_atleast,
+                            name=f"np.{_fn.__name__}").primitive)
 primitive(np.broadcast_arrays, grad_all=_grad_broadcast_arrays)
-primitive(np.meshgrid, grad_all=_grad_meshgrid)
+def _meshgrid(*xi, **kwargs):
+    """``np.meshgrid`` on every device: NumPy flattens its inputs, CuPy wants them 1-d, and CuPy
+    returns a list where NumPy returns a tuple."""
+    return tuple(np.meshgrid(*(x if np.ndim(x) == 1 else np.ravel(x) for x in xi), **kwargs))
+
+
+register(np.meshgrid, primitive(_meshgrid, grad_all=_grad_meshgrid, name="np.meshgrid").primitive)
 
 # -- no gradient: shape, dtype and memory queries, constructors of the same shape ----------
 
