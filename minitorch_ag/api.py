@@ -1,5 +1,10 @@
 """The user-facing API: ``diff``, ``grad``, ``gradloss``, ``value``, ``params``, ``axpy_``,
 ``vjp`` (API.md §2-4 and §6).
+
+Owns recording a function (pushing and popping tapes around it), reading gradients from
+the leaves, and ``set_sweep``, the switch a tool uses to wrap the backward sweep. Does not own
+the sweep itself (``tape.py``), the recording call (``tensor.py``) or walking objects
+(``walk.py``, which ``params`` uses).
 """
 
 from __future__ import annotations

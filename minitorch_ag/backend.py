@@ -4,7 +4,7 @@ This is the only module that may mention CuPy, and it never imports it eagerly: 
 is recognised by the module its type comes from, so a CPU-only install pays nothing. Every
 allocation made by the library goes through :func:`array_module` (or NumPy's ``*_like``
 functions, which dispatch to CuPy by themselves), so that results stay on the device of their
-inputs.
+inputs. Owns moving one array and counting moves; the default device is ``device.py``'s.
 """
 
 from __future__ import annotations

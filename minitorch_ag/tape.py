@@ -1,5 +1,9 @@
 """Tapes, the recording stack and the backward sweep.
 
+Owns the Tape, this thread's stack of recording tapes, freezing saved arrays, ``unbroadcast``
+and the one reverse loop of the backward pass. Does not own the nodes' type or how a call
+records (``tensor.py``), nor copy-on-write (``inplace.py``).
+
 How differentiation works, in four steps:
 
 1. ``diff`` pushes a new :class:`Tape` on this thread's stack of active tapes. Its *level* is
