@@ -90,7 +90,7 @@ def diff(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Tape:
     return tape
 
 
-_SWEEP = backward  # the engine's own backward sweep; set_sweep(None) puts it back
+ENGINE_SWEEP = backward  # the engine's own backward sweep; set_sweep(None) puts it back
 
 
 def set_sweep(fn: Callable[..., Any] | None) -> None:
@@ -100,7 +100,7 @@ def set_sweep(fn: Callable[..., Any] | None) -> None:
     tool such as the profiler passes a wrapper around it. Unused, this costs nothing.
     """
     global backward
-    backward = _SWEEP if fn is None else fn
+    backward = ENGINE_SWEEP if fn is None else fn
 
 
 def _sweep(tape: Tape) -> None:

@@ -886,16 +886,16 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
     return func(*_raw_deep(args), **_raw_deep(kwargs))
 
 
-_RECORDING_CALL = call  # the engine's own; set_call(None) puts it back
+ENGINE_CALL = call  # the engine's own; set_call(None) puts it back
 
 
 def set_call(fn: Callable[..., Any] | None) -> None:
     """Make ``fn`` the recording call that operators, NumPy's protocols and primitives use.
 
     ``fn(prim, args, kwargs)`` must do what :func:`call` does (a tool such as the profiler
-    passes a wrapper around :data:`_RECORDING_CALL`); ``None`` restores the engine's own. While
+    passes a wrapper around ``ENGINE_CALL``); ``None`` restores the engine's own. While
     nothing has been set the engine runs exactly its own code: this costs nothing when unused.
     """
     global call
-    call = _RECORDING_CALL if fn is None else fn
+    call = ENGINE_CALL if fn is None else fn
 

@@ -147,10 +147,10 @@ def _rewrap_all() -> None:
     for prim, *_ in list(_saved.values()):  # records replaced in the registry meanwhile
         if id(prim) not in seen:
             _wrap(prim)
-    record = _engine("record", tensor._RECORDING_CALL)
-    sweep = _engine("sweep", api._SWEEP)
-    tensor.set_call(None if record is tensor._RECORDING_CALL else record)
-    api.set_sweep(None if sweep is api._SWEEP else sweep)
+    record = _engine("record", tensor.ENGINE_CALL)
+    sweep = _engine("sweep", api.ENGINE_SWEEP)
+    tensor.set_call(None if record is tensor.ENGINE_CALL else record)
+    api.set_sweep(None if sweep is api.ENGINE_SWEEP else sweep)
 
 
 def _restore_all() -> None:
