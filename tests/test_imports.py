@@ -56,7 +56,7 @@ def _imports(path: Path) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            if node.module is None or node.level and module.count(".") < 2:
+            if node.module is None:  # from . import x: x is a module of that package
                 found.update(f"{module}.{a.name}" for a in node.names)
             found.add(module)
     return found
