@@ -8,28 +8,31 @@ lists every public name.
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from . import anomaly as _anomaly_module
-from . import profile as _profile_module
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
-from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
-from .coverage import Coverage, check_differentiable, coverage
-from .debug import NodeView, draw, listing, nodes, show
-from .device import (
-    TransferCount,
-    count_transfers,
-    default_device,
-    device,
-    gpu_available,
-    set_device,
-    to_device,
-)
-from .gradcheck import gradcheck
+from .backend import TransferCount, count_transfers, gpu_available
+from .device import default_device, device, set_device
 from .primitive import primitive, zerograd
-from .profile import Profile, profile
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
+from .tools import (
+    AnomalyError,
+    Coverage,
+    NodeView,
+    Profile,
+    check_differentiable,
+    coverage,
+    detect_anomaly,
+    draw,
+    gradcheck,
+    listing,
+    nodes,
+    profile,
+    set_detect_anomaly,
+    show,
+)
+from .walk import to_device
 
 try:  # one place for the version: pyproject.toml, read back from the installed metadata
     __version__ = _version("minitorch_ag")
@@ -48,8 +51,3 @@ __all__ = [
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
 ]
-
-# Whole-script switches, read once here (never on the hot path): MINITORCH_AG_TIMER=1 profiles
-# and prints the table at exit; MINITORCH_AG_ANOMALY=1 turns anomaly detection on.
-_profile_module.TIMER = _profile_module._from_environment()
-_anomaly_module._from_environment()

@@ -4,12 +4,11 @@ This is the only module that may mention CuPy, and it never imports it eagerly: 
 is recognised by the module its type comes from, so a CPU-only install pays nothing. Every
 allocation made by the library goes through :func:`array_module` (or NumPy's ``*_like``
 functions, which dispatch to CuPy by themselves), so that results stay on the device of their
-inputs.
+inputs. Owns moving one array and counting moves; the default device is ``device.py``'s.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -19,8 +18,8 @@ import numpy as np
 
 __all__ = [
     "array_module", "is_array", "scatter_add", "write_order", "assign", "fused_kernel",
-    "to_device", "to_host", "parse_device",
-    "device_name", "default_device", "gpu_available", "TransferCount", "count_transfers",
+    "to_device", "to_host", "parse_device", "device_name", "gpu_available", "TransferCount",
+    "count_transfers",
 ]
 
 
@@ -181,70 +180,6 @@ def gpu_available(device: str | None = "gpu") -> bool:
     except Exception:  # noqa: BLE001 - a yes/no question: any failure means "no"
         return False
     return True
-
-
-# ----------------------------------------------------------------------------------------
-# The default device: a process-wide setting, and a thread-local stack of scoped overrides
-# ----------------------------------------------------------------------------------------
-
-_GLOBAL_DEFAULT = ["cpu"]  # a one-item list so that set_device changes it in place
-_LOCAL = threading.local()  # .stack: this thread's ``with device(...)`` scopes, innermost last
-
-
-def default_device() -> str:
-    """The device new Params, initializers and minibatches go to: ``"cpu"`` or ``"gpu:N"``.
-
-    The innermost ``with minitorch_ag.device(...)`` of this thread if any, else the device
-    last given to ``minitorch_ag.set_device`` (``"cpu"`` at start).
-    """
-    stack = getattr(_LOCAL, "stack", None)
-    return stack[-1] if stack else _GLOBAL_DEFAULT[0]
-
-
-def checked_device(device: str | None, who: str) -> str:
-    """The canonical name of ``device``, after checking that a GPU asked for is usable."""
-    name = device_name(device)
-    if name != "cpu":
-        try:
-            _cupy_for(parse_device(name)[1])
-        except RuntimeError as e:
-            raise RuntimeError(f"{who}({device!r}): {e}") from e
-    return name
-
-
-def set_default(device: str | None) -> str:
-    """Set the process-wide default device (checked); return the previous one."""
-    name = checked_device(device, "set_device")
-    previous = _GLOBAL_DEFAULT[0]
-    _GLOBAL_DEFAULT[0] = name
-    return previous
-
-
-def push_default(name: str) -> None:
-    """Enter a scoped default device on this thread (``name`` already checked)."""
-    stack = getattr(_LOCAL, "stack", None)
-    if stack is None:
-        stack = _LOCAL.stack = []
-    stack.append(name)
-
-
-def pop_default() -> None:
-    """Leave the innermost scoped default device of this thread."""
-    _LOCAL.stack.pop()
-
-
-def on_default_device(x: Any) -> Any:
-    """A host (NumPy) array ``x`` moved to the default device when that is a GPU.
-
-    Anything else is returned as it is: numbers, arrays already on a GPU (a CuPy array given
-    to ``Param`` stays where the user put it), and everything while the default is the CPU.
-    Called where the library creates arrays for the user (Params, initializers); on the CPU it
-    costs one thread-local look-up and does not count as a transfer.
-    """
-    name = default_device()
-    if name == "cpu" or not isinstance(x, np.ndarray):
-        return x
-    return to_device(x, name)
 
 
 # ----------------------------------------------------------------------------------------

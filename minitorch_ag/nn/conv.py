@@ -32,8 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, fused_kernel
-from ..primitive import primitive
-from ..tensor import raw
+from ..primitive import primitive, raw
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..tensor import Param, raw
+from ..primitive import Param, raw
 from . import functional as F
 from . import init as _init
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import params, value
-from ..tensor import Param
+from ..primitive import Param
+from ..primitive import constant as value
+from ..walk import params
 from .layers import Chain
 
 __all__ = ["summary", "Summary"]

@@ -40,8 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..tensor import raw
+from ..primitive import primitive, raw, zerograd
 from ._util import dtype_of
 
 

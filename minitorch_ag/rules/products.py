@@ -27,9 +27,7 @@ from collections import Counter
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..registry import Primitive, register
-from ..tensor import raw
+from ..primitive import Primitive, primitive, raw, register, zerograd
 
 
 def _T(x):  # noqa: N802 - the matrix transpose of the last two axes

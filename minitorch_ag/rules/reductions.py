@@ -27,9 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..registry import lookup
-from ..tensor import raw
+from ..primitive import primitive, raw
 from ._util import (
     along,
     count,
@@ -409,11 +407,8 @@ def _vector_norm_vjp(dy, y, x, ord, axis, keepdims):
     return g * np.sign(x) * _over_nonzero(np.abs(x) ** (p - 1), norm ** (p - 1))
 
 
-def _svd_norm_vjp(x, ord, name):
+def _svd_norm_vjp(x, ord):
     """The gradient of the 'nuc', 2 or -2 norm of the matrices on the last two axes of ``x``."""
-    if lookup(np.linalg.svd) is None:
-        refuse_higher_order(name, f"of the ord={ord!r} matrix norm (np.linalg.svd has no "
-                            f"rule yet)", x)
     u, _, vh = np.linalg.svd(x, full_matrices=False)
     if ord == "nuc":
         return u @ vh
@@ -434,7 +429,7 @@ def _matrix_norm_vjp(dy, y, x, ord, row, col, keepdims, name):
         return g * np.sign(x) * _share(sums == best, picked, dtype_of(dy))
     if ord in ("nuc", 2, -2):
         moved = np.moveaxis(x, (row, col), (-2, -1))
-        return g * np.moveaxis(_svd_norm_vjp(moved, ord, name), (-2, -1), (row, col))
+        return g * np.moveaxis(_svd_norm_vjp(moved, ord), (-2, -1), (row, col))
     raise ValueError(f"{name}: invalid norm order {ord!r} for matrices")
 
 

@@ -30,9 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..registry import register
-from ..tensor import raw
+from ..primitive import primitive, raw, register, zerograd
 from ._util import dtype_of
 from .indexing import index_put
 

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import primitive, zerograd
-from ..registry import register
-from ..tensor import _astype, raw
+from ..primitive import astype, primitive, raw, register, zerograd
 
 
 def _same_shape(dy, y, a, *args, **kwargs):
@@ -121,13 +119,13 @@ primitive(np.copy, lambda dy, y, a, order="K", subok=False: dy)
 
 
 def _astype_call(args, kwargs):
-    """``np.astype(x, dtype, copy=..., device=...)`` as the method's ``_astype(x, dtype)``."""
+    """``np.astype(x, dtype, copy=..., device=...)`` as the method's ``astype(x, dtype)``."""
     x, dtype = args
     return (x, np.dtype(dtype)), {}
 
 
 # One primitive for ``x.astype(dtype)`` and NumPy 2's ``np.astype(x, dtype)``.
-register(np.astype, primitive(_astype, lambda dy, y, a, dtype: dy, None, name="astype",
+register(np.astype, primitive(astype, lambda dy, y, a, dtype: dy, None, name="astype",
                               adapter=_astype_call).primitive)
 
 

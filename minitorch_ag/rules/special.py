@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..tensor import raw
+from ..primitive import primitive, raw
 from ._util import reduced_axes
 
 try:

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..tensor import Tensor, raw
+from ..primitive import Tensor, primitive, raw
 from ._util import count, dtype_of, keep_dims, pad_axis, reduced_axes
 
 # -- average ----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -86,7 +86,7 @@ def test_every_command_has_a_check():
     for cmd in cmds:
         known = (TEST_COMMAND_RE.match(cmd) or MAIN_JOB_RE.match(cmd)
                  or BENCHMARK_RE.match(cmd) or cmd == DOCS_BUILD or NOTEBOOKS_RE.match(cmd))
-        assert known, f"README command without a check in tests/test_readme.py: {cmd}"
+        assert known, f"README command without a check in tests/project/test_readme.py: {cmd}"
 
 
 def test_the_two_setup_commands():
@@ -164,10 +164,10 @@ def test_benchmark_commands_run():
 
 
 def test_docs_build_command_is_the_tested_one():
-    """The README's docs command is the build that tests/test_docs.py runs (into a temporary
-    --site-dir, with warnings as errors), so the suite runs it."""
+    """The README's docs command is the build that tests/project/test_docs.py runs (into a
+    temporary --site-dir, with warnings as errors), so the suite runs it."""
     assert DOCS_BUILD in commands()
-    test_docs = (ROOT / "tests" / "test_docs.py").read_text()
+    test_docs = (ROOT / "tests" / "project" / "test_docs.py").read_text()
     assert '"-m", "mkdocs", "build", "--strict", "--site-dir"' in test_docs
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(
     r"^lenet: held-out accuracy (\S+)% on (\d+) images after (\d+) epochs?, (\d+) training "
     r"images, (\S+) s", re.MULTILINE)
