@@ -2,7 +2,7 @@
 
 ``primitive(fn, *grads)`` builds the :class:`~minitorch_ag.registry.Primitive` record, registers
 it under ``fn`` (so that ``fn`` called through NumPy's protocols on Tensors records too) and
-returns a wrapper that records when called directly (API.md §5); ``zerograd(fn)`` registers a
+returns a wrapper that records when called directly; ``zerograd(fn)`` registers a
 function whose result is never tracked. Besides those, this module gathers, from the core
 modules that own them, what rules and layers use:
 

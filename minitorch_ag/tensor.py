@@ -94,7 +94,7 @@ class Tensor:
         v = raw(self)
         return v.tolist() if hasattr(v, "tolist") else v
 
-    # Piecewise constant: no gradient to lose, and control flow needs them (API.md §9).
+    # Piecewise constant: no gradient to lose, and control flow needs them.
     def __bool__(self) -> bool:
         return bool(raw(self))
 
