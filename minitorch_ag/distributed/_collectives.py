@@ -143,8 +143,14 @@ def broadcast(obj: Any, root: int = 0) -> Any:
     w = world()
     if int(root) != root or not 0 <= root < w.size:
         raise ValueError(f"broadcast: root must be a rank in 0..{w.size - 1}; got {root!r}")
-    if w.size == 1:
-        return obj
+    if w.size > 1:
+        broadcast_params(w, ps, root)
+    return obj
+
+
+def broadcast_params(w: World, ps: list[Param], root: int) -> None:
+    """The work of :func:`broadcast` (also on one process, where it runs the same packing and
+    transports, for the GPU check)."""
     layouts = w.allgather_object([_describe(p.value) for p in ps], "broadcast (model layouts)")
     problem = _first_difference(layouts, root, "Param")
     if problem is not None:
@@ -167,7 +173,6 @@ def broadcast(obj: Any, root: int = 0) -> Any:
                 v[...] = part
             else:  # a number: stored back as the same type
                 ps[i].value = type(v)(part[()]) if isinstance(v, np.generic) else float(part)
-    return obj
 
 
 def _as_array(v: Any) -> Any:
@@ -222,6 +227,13 @@ def reduce_gradients(grads: list[Any], params: Any, loss: float | None,
     w = world()
     if w.size == 1:
         return loss
+    return reduce_on(w, grads, ps, loss, fuse)
+
+
+def reduce_on(w: World, grads: list[Any], ps: list[Param] | None, loss: float | None,
+              fuse: bool = True) -> float | None:
+    """The work of :func:`reduce_gradients` on world ``w`` (also on one process, where it runs
+    the same packing and transports, for the GPU check)."""
     entries = [value(g) if isinstance(g, Tensor) else g for g in grads]
     entries = [g.coalesce() if isinstance(g, Sparse) else g for g in entries]
     layout = [_describe(g) if g is not None else

@@ -126,6 +126,9 @@ class World:
                          f"aborting all ranks\n")
         sys.stderr.flush()
         if self.mpi is not None:
+            # The launcher forwards each rank's output through pipes and stops forwarding when
+            # it tears the job down: a moment's pause lets the traceback and this line through.
+            time.sleep(0.5)
             self.mpi.COMM_WORLD.Abort(1)
         os._exit(1)  # without MPI there is no other rank to end
 
@@ -133,6 +136,8 @@ class World:
 
     def allreduce_(self, buf: np.ndarray, what: str) -> np.ndarray:
         """Sum ``buf`` over the ranks, in place."""
+        if self.comm is None:  # one process: the sum over one rank
+            return buf
         self.collectives += 1
         self.nbytes += buf.nbytes
         self.wait(self.comm.Iallreduce(self.mpi.IN_PLACE, buf, op=self.mpi.SUM), what)
@@ -140,6 +145,8 @@ class World:
 
     def bcast_(self, buf: np.ndarray, root: int, what: str) -> np.ndarray:
         """Overwrite ``buf`` on every rank with root's ``buf``."""
+        if self.comm is None:
+            return buf
         self.collectives += 1
         self.nbytes += buf.nbytes
         self.wait(self.comm.Ibcast(buf, root=root), what)
@@ -149,6 +156,8 @@ class World:
         """The concatenation over ranks of each rank's ``part`` (rank r gives ``counts[r]``
         items along the first axis)."""
         part = np.ascontiguousarray(part)
+        if self.comm is None:
+            return part.copy()
         row = int(np.prod(part.shape[1:], dtype=np.int64))
         out = np.empty((sum(counts), *part.shape[1:]), dtype=part.dtype)
         sizes = [c * row for c in counts]
@@ -160,6 +169,8 @@ class World:
 
     def allgather_object(self, obj: Any, what: str) -> list[Any]:
         """Every rank's ``obj`` (any picklable object), in rank order."""
+        if self.comm is None:
+            return [obj]
         data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
         lengths = np.zeros(self.size, dtype=np.int64)
         lengths[self.rank] = len(data)
@@ -171,6 +182,8 @@ class World:
 
     def bcast_object(self, obj: Any, root: int, what: str) -> Any:
         """Root's ``obj`` on every rank."""
+        if self.comm is None:
+            return obj
         data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8) if self.rank == root else None
         length = np.array([0 if data is None else len(data)], dtype=np.int64)
         self.bcast_(length, root, what)
@@ -180,6 +193,8 @@ class World:
 
     def barrier(self, what: str) -> None:
         """Wait until every rank has reached this point."""
+        if self.comm is None:
+            return
         self.collectives += 1
         self.wait(self.comm.Ibarrier(), what)
 
