@@ -13,6 +13,7 @@ file imports nothing GPU-related itself and is never imported on a CPU-only run.
 
 from __future__ import annotations
 
+import importlib
 import time
 from types import ModuleType
 from typing import Any
@@ -26,7 +27,7 @@ class Nccl:
     """The NCCL communicator of this process, on GPU ``device_id``."""
 
     def __init__(self, world: World, cupy: ModuleType, device_id: int) -> None:
-        nccl = cupy.cuda.nccl
+        nccl = _nccl_module(cupy)
         uid = nccl.get_unique_id() if world.rank == 0 else None
         if world.size > 1:
             uid = world.bcast_object(uid, 0, "NCCL setup (broadcast of the unique id)")
@@ -111,6 +112,21 @@ class Nccl:
             self.comm.allGather(padded.data.ptr, out.data.ptr, padded.size, code, stream.ptr)
             self._finish(what)
             return cp.concatenate([out[r * most: r * most + c] for r, c in enumerate(counts)])
+
+
+def _nccl_module(cupy: ModuleType) -> ModuleType:
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), or a clear error when this CuPy has none."""
+    found = getattr(cupy.cuda, "nccl", None)
+    if found is not None:
+        return found
+    try:
+        return importlib.import_module(f"{cupy.__name__}.cuda.nccl")
+    except ImportError as e:
+        raise RuntimeError(
+            f"minitorch_ag.distributed: GPU arrays are averaged through NCCL, but this CuPy has "
+            f"no NCCL bindings ({e}); install NCCL for CuPy (e.g. pip install nvidia-nccl-cu12, "
+            f"or conda install nccl), or move the model to the CPU"
+        ) from e
 
 
 def nccl_for(world: World, cupy: ModuleType, device_id: int) -> Nccl:
