@@ -4,7 +4,7 @@ MPI only sets the NCCL communicator up: rank 0 draws NCCL's unique id and broadc
 MPI, then every rank joins with ``NcclCommunicator(size, id, rank)`` on its GPU. The data then
 move GPU to GPU through NCCL; CUDA-aware MPI is not needed. Each collective is queued on the
 current CuPy stream (so it runs after the kernels that computed the gradients) and waited for
-by polling an event under the world's watchdog: on a timeout the NCCL communicator is aborted
+by polling an event with the world's timeout: on a timeout the NCCL communicator is aborted
 (which ends the kernels stuck waiting for a dead peer) before the job is.
 
 CuPy is reached through the array module of the buffers (``backend.array_module``), so this
@@ -14,7 +14,6 @@ file imports nothing GPU-related itself and is never imported on a CPU-only run.
 from __future__ import annotations
 
 import importlib
-import time
 from types import ModuleType
 from typing import Any
 
@@ -58,18 +57,14 @@ class Nccl:
         return code
 
     def _finish(self, what: str) -> None:
-        """Wait, under the world's watchdog, for the collective just queued on the stream.
+        """Wait, with the world's timeout, for the collective just queued on the stream.
 
-        The host polls an event recorded after it, with short sleeps: NCCL moves the data on
-        the GPUs by itself, so polling costs it nothing, and the watchdog's thread can run
-        (and abort the NCCL communicator, which ends kernels stuck waiting for a dead peer).
+        The host polls an event recorded after it (``World.wait``): NCCL moves the data on the
+        GPUs by itself, so polling costs it nothing; on a timeout the NCCL communicator is
+        aborted (which ends kernels stuck waiting for a dead peer) before the job is.
         """
         event = self.cupy.cuda.get_current_stream().record()
-        with self.world.watch(what, self.comm.abort):
-            pause = 0.0
-            while not event.done:
-                time.sleep(pause)
-                pause = min(1e-4, pause * 2 or 1e-6)
+        self.world.wait(lambda: event.done, what, self.comm.abort)
         check = getattr(self.comm, "check_async_error", None)
         if check is not None:
             check()
