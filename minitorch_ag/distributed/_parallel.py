@@ -204,6 +204,10 @@ def shard(batches: Minibatch, *, root: int = 0) -> Shard | Minibatch:
     as one process. A last partial batch smaller than ``size()`` is skipped on every rank.
     One process: ``batches`` itself.
 
+    Averaging the ranks' gradients weighs the ranks equally, which is the global batch's mean
+    when the parts are equal: take a ``batchsize`` divisible by the number of ranks (a batch
+    that does not split evenly gives its samples slightly unequal weights).
+
     Args:
         batches: a ``minitorch_ag.datasets.minibatch`` object (its ``batchsize`` is the global
             batch size).

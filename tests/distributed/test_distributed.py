@@ -300,3 +300,14 @@ def test_hanging_rank_times_out(tmp_path):
     text = done.stdout + done.stderr
     assert done.returncode != 0 and seconds < 60, text
     assert "rank 0 of 2: allreduce_grads (layout check) waited 3 s for the other ranks" in text
+
+
+def test_docstring_examples_run():
+    """The examples in the docstrings (one process) print what they say."""
+    import doctest
+
+    from minitorch_ag.distributed import _collectives, _parallel, _world
+
+    for module in (dist, _world, _collectives, _parallel):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and (module is dist or result.attempted > 0), module.__name__
