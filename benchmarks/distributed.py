@@ -142,9 +142,10 @@ def _worker(args: argparse.Namespace) -> dict:
                     times.append(time.perf_counter() - t)
             rounds = args.warmup + args.steps
             barriers = 1 if w.size > 1 else 0
+            checks = 1 if w.comm is not None else 0  # the small layout-check buffer (MPI)
             result[label][name] = times
-            # collectives per step, less the barrier and the small layout-check buffer
-            result[label][name + "_calls"] = (w.collectives - before[0]) / rounds - barriers - 1
+            result[label][name + "_calls"] = ((w.collectives - before[0]) / rounds - barriers
+                                              - checks)
             result[label][name + "_bytes"] = (w.nbytes - before[1]) / rounds
     return result
 

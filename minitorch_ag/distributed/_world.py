@@ -232,12 +232,15 @@ def init(timeout: float | None = None) -> World:
         raise ValueError(f"init: timeout must be a positive number of seconds; got {timeout!r}")
     try:
         from mpi4py import MPI  # noqa: PLC0415 - optional dependency, imported on demand
-    except ImportError:
+    except Exception as e:  # noqa: BLE001 - not installed (ImportError), or no MPI library
+        # for it to load (mpi4py raises RuntimeError): either way, no MPI in this process
         launched = _launched_size()
         if launched > 1:
+            why = ("mpi4py is not installed" if isinstance(e, ImportError) else
+                   f"mpi4py cannot start MPI ({e})")
             raise RuntimeError(
                 f"minitorch_ag.distributed: this process was started by an MPI launcher with "
-                f"{launched} processes, but mpi4py is not installed, so it would train alone: "
+                f"{launched} processes, but {why}, so it would train alone: "
                 f"pip install 'minitorch_ag[mpi]'"
             ) from None
         world = World(None, None, limit)
