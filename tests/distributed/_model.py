@@ -33,10 +33,10 @@ def data():
     return np.concatenate([x, ids[:, None].astype(np.float64)], axis=1), y
 
 
-def batches():
+def batches(device="cpu"):
     """The global batches of the run (shuffled, seed 3): every rank and the references."""
     xy, y = data()
-    return minibatch(xy, y, BATCH, shuffle=True, rng=3)
+    return minibatch(xy, y, BATCH, shuffle=True, rng=3, device=device)
 
 
 def loss(model, xb, yb):

@@ -311,3 +311,21 @@ def test_docstring_examples_run():
     for module in (dist, _world, _collectives, _parallel):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and (module is dist or result.attempted > 0), module.__name__
+
+
+@needs_mpi
+def test_two_ranks_on_simulated_gpus_train_as_on_cpus(two_ranks, tmp_path):
+    """The GPU path with two ranks (NCCL's broadcast, all-reduce and padded all-gather of the
+    sparse rows, on the simulated GPU of _simgpu.py) gives the CPU run's parameters."""
+    if not (ROOT / "tests" / "gpu" / "fake_cupy.py").is_file():
+        pytest.skip("tests/gpu/fake_cupy.py is not here")
+    cpu, _ = two_ranks
+    done, _ = run_two("gpu", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    for r in range(2):
+        gpu = dict(np.load(tmp_path / f"gpu_{r}.npz"))
+        assert list(gpu["calls"]) == ["allGather", "allReduce", "bcast"]
+        assert gpu["uneven_rows"] == 4  # 3 rows from rank 0 and 1 from rank 1, no padding
+        assert gpu["uneven"].tolist() == [[1.5, 1.5], [0.5, 0.5], [0.5, 0.5], [0.0, 0.0]]
+        for key, value in cpu[r].items():
+            np.testing.assert_allclose(gpu[key], value, rtol=1e-12, atol=1e-15, err_msg=key)

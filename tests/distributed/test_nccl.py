@@ -7,16 +7,12 @@ and the device checks are the same code as with N ranks. The checks run twice:
 - ``gpu``: on a real GPU with CuPy's NCCL, when CuPy sees one (skipped otherwise). On a GPU
   machine: ``PYTHONPATH=. python3 -m pytest -q -rs tests/distributed/test_nccl.py``;
 - ``simulated``: everywhere, on tests/gpu/fake_cupy.py (NumPy behind CuPy's interface, which
-  refuses host arrays and logs every read back to the host) with a stand-in for
-  ``cupy.cuda.nccl`` written here from CuPy's signatures: it checks the arguments of each call
-  and moves the bytes as one rank's NCCL would.
+  refuses host arrays and logs every read back to the host) with the stand-in for
+  ``cupy.cuda.nccl`` of _simgpu.py, which checks the arguments of each call and moves the
+  bytes as one rank's NCCL would. (test_distributed.py runs two ranks on it.)
 """
 
 import contextlib
-import ctypes
-import sys
-import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,69 +24,7 @@ from minitorch_ag.distributed._collectives import broadcast_params, reduce_on
 from minitorch_ag.optim import SGD, update_
 from minitorch_ag.sparse import Sparse
 
-GPU_TESTS = Path(__file__).resolve().parents[1] / "gpu"
-
-
-# ----------------------------------------------------------------------------------------
-# A one-rank NCCL for the simulated CuPy
-# ----------------------------------------------------------------------------------------
-
-# NCCL's ncclDataType_t values, and the size of each in bytes.
-TYPES = {"NCCL_INT8": 0, "NCCL_UINT8": 1, "NCCL_INT32": 2, "NCCL_UINT32": 3, "NCCL_INT64": 4,
-         "NCCL_UINT64": 5, "NCCL_FLOAT16": 6, "NCCL_FLOAT32": 7, "NCCL_FLOAT64": 8}
-ITEMSIZE = {0: 1, 1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 2, 7: 4, 8: 8}
-
-
-class OneRankNccl:
-    """``NcclCommunicator(1, uid, 0)``: checks each call's arguments, logs it, moves bytes."""
-
-    calls: list = []
-
-    def __init__(self, ndev, uid, rank):
-        assert ndev == 1 and rank == 0, (ndev, rank)
-        assert isinstance(uid, tuple) and len(uid) == 128
-        self.aborted = False
-
-    def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):  # noqa: N802
-        assert op == 0 and isinstance(stream, int)
-        self.calls.append(("allReduce", count, datatype))
-        if sendbuf != recvbuf:  # the sum over one rank is its buffer
-            ctypes.memmove(recvbuf, sendbuf, count * ITEMSIZE[datatype])
-
-    def bcast(self, buff, count, datatype, root, stream):
-        assert root == 0 and isinstance(stream, int)
-        self.calls.append(("bcast", count, datatype))
-
-    def allGather(self, sendbuf, recvbuf, count, datatype, stream):  # noqa: N802
-        self.calls.append(("allGather", count, datatype))
-        ctypes.memmove(recvbuf, sendbuf, count * ITEMSIZE[datatype])
-
-    def abort(self):
-        self.aborted = True
-
-
-@contextlib.contextmanager
-def simulated_gpu():
-    """fake_cupy installed, with ``.data.ptr``, streams, events and the one-rank NCCL."""
-    sys.path.insert(0, str(GPU_TESTS))
-    try:
-        import fake_cupy
-    finally:
-        sys.path.remove(str(GPU_TESTS))
-    with fake_cupy.installed() as cp:
-        stream = types.SimpleNamespace(ptr=0, record=lambda: types.SimpleNamespace(done=True),
-                                       synchronize=lambda: None)
-        nccl = types.SimpleNamespace(get_unique_id=lambda: tuple(range(128)),
-                                     NcclCommunicator=OneRankNccl, NCCL_SUM=0, **TYPES)
-        cp.cuda.nccl = nccl
-        cp.cuda.get_current_stream = lambda: stream
-        data = property(lambda a: types.SimpleNamespace(ptr=a._a.__array_interface__["data"][0]))
-        fake_cupy.ndarray.data = data
-        OneRankNccl.calls = []
-        try:
-            yield cp, fake_cupy.LOG
-        finally:
-            del fake_cupy.ndarray.data
+from . import _simgpu
 
 
 @contextlib.contextmanager
@@ -110,7 +44,7 @@ def gpu(request):
     world = dist.init()
     assert world.size == 1, "run these on one process"
     world.nccl = None  # a fresh communicator for each kind of GPU
-    with (simulated_gpu() if request.param == "simulated" else real_gpu()) as found:
+    with (_simgpu.simulated_gpu() if request.param == "simulated" else real_gpu()) as found:
         yield found
     world.nccl = None
 
@@ -137,7 +71,7 @@ def test_gradients_are_packed_per_dtype_and_reduced_through_nccl(gpu):
         grads.append(Sparse((30, 3), cp.asarray(np.array([2, 5, 2])), cp.asarray(rows)))
         if log is not None:
             log.reset()
-            OneRankNccl.calls = []
+            _simgpu.calls.clear()
         before = w.collectives
         assert reduce_on(w, grads, None, 2.5, fuse) == 2.5
         if log is not None:  # nothing was read back to the host (the test reads below)
@@ -152,8 +86,8 @@ def test_gradients_are_packed_per_dtype_and_reduced_through_nccl(gpu):
             dense_calls = ([("allReduce", 19, 7), ("allReduce", 4, 8)] if fuse else
                            [("allReduce", 15, 7), ("allReduce", 4, 7), ("allReduce", 4, 8)])
             sparse_calls = [("allGather", 2, 4), ("allGather", 6, 7)]  # rows, then values
-            assert OneRankNccl.calls == sparse_calls + dense_calls
-            assert w.collectives - before >= len(OneRankNccl.calls)
+            assert _simgpu.calls == sparse_calls + dense_calls
+            assert w.collectives - before >= len(_simgpu.calls)
 
 
 def test_broadcast_goes_through_nccl_and_keeps_arrays_in_place(gpu):
@@ -167,7 +101,7 @@ def test_broadcast_goes_through_nccl_and_keeps_arrays_in_place(gpu):
         assert p.value is a and array_module(p.value) is cp
         np.testing.assert_array_equal(_host(p.value), v)
     if log is not None:
-        assert [c[0] for c in OneRankNccl.calls] == ["bcast", "bcast"]
+        assert [c[0] for c in _simgpu.calls] == ["bcast", "bcast"]
 
 
 def test_training_with_nccl_averaging_matches_the_cpu(gpu):
