@@ -253,7 +253,13 @@ def progress(iterator: Iterable[Any], **kw: Any) -> Iterator[Any]:
 
 
 def log(*args: Any, **kwargs: Any) -> None:
-    """``print`` on rank 0 only (flushed, so that lines from a job appear as they happen)."""
+    """``print`` on rank 0 only (flushed, so that lines from a job appear as they happen).
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> dist.log("epoch", 1, "done")
+        epoch 1 done
+    """
     if is_root():
         kwargs.setdefault("flush", True)
         print(*args, **kwargs)

@@ -269,28 +269,57 @@ def world() -> World:
 
 
 def rank() -> int:
-    """This process's index in the job, ``0 <= rank() < size()``; 0 without ``mpirun``."""
+    """This process's index in the job, ``0 <= rank() < size()``; 0 without ``mpirun``.
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> dist.rank()
+        0
+    """
     return world().rank
 
 
 def size() -> int:
-    """The number of processes in the job; 1 without ``mpirun``."""
+    """The number of processes in the job; 1 without ``mpirun``.
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> dist.size()
+        1
+    """
     return world().size
 
 
 def local_rank() -> int:
     """This process's index among the job's processes on the same machine (pick GPU
-    ``local_rank()`` on a machine with several); 0 without ``mpirun``."""
+    ``local_rank()`` on a machine with several); 0 without ``mpirun``.
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> f"gpu:{dist.local_rank()}"
+        'gpu:0'
+    """
     return world().local_rank
 
 
 def is_root(root: int = 0) -> bool:
-    """True on rank ``root`` (rank 0): the rank that prints, logs and writes checkpoints."""
+    """True on rank ``root`` (rank 0): the rank that prints, logs and writes checkpoints.
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> dist.is_root()
+        True
+    """
     return world().rank == root
 
 
 def barrier() -> None:
-    """Wait until every rank has called ``barrier`` (no-op on one process)."""
+    """Wait until every rank has called ``barrier`` (no-op on one process).
+
+    Example:
+        >>> from minitorch_ag import distributed as dist
+        >>> dist.barrier()
+    """
     w = world()
     if w.size > 1:
         w.barrier("barrier")
