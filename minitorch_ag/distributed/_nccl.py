@@ -69,25 +69,30 @@ class Nccl:
         if check is not None:
             check()
 
+    # Each call runs with this communicator's GPU current: the stream it is queued on must be
+    # that GPU's (the current device may be another, e.g. after ag.to_device(x, "gpu:1")).
+
     def allreduce_(self, buf: Any, what: str) -> Any:
         """Sum ``buf`` over the ranks, in place."""
         code = self._type(buf, what)
-        stream = self.cupy.cuda.get_current_stream()
-        self.world.collectives += 1
-        self.world.nbytes += buf.nbytes
-        self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, code, self.nccl.NCCL_SUM,
-                            stream.ptr)
-        self._finish(what)
+        with self.cupy.cuda.Device(self.device_id):
+            stream = self.cupy.cuda.get_current_stream()
+            self.world.collectives += 1
+            self.world.nbytes += buf.nbytes
+            self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, code,
+                                self.nccl.NCCL_SUM, stream.ptr)
+            self._finish(what)
         return buf
 
     def bcast_(self, buf: Any, root: int, what: str) -> Any:
         """Overwrite ``buf`` on every rank with root's ``buf``."""
         code = self._type(buf, what)
-        stream = self.cupy.cuda.get_current_stream()
-        self.world.collectives += 1
-        self.world.nbytes += buf.nbytes
-        self.comm.bcast(buf.data.ptr, buf.size, code, root, stream.ptr)
-        self._finish(what)
+        with self.cupy.cuda.Device(self.device_id):
+            stream = self.cupy.cuda.get_current_stream()
+            self.world.collectives += 1
+            self.world.nbytes += buf.nbytes
+            self.comm.bcast(buf.data.ptr, buf.size, code, root, stream.ptr)
+            self._finish(what)
         return buf
 
     def allgatherv(self, part: Any, counts: list[int], what: str) -> Any:
@@ -97,6 +102,8 @@ class Nccl:
         cp = self.cupy
         most = max(counts)
         with cp.cuda.Device(self.device_id):
+            if most == 0:  # no rank has a row: nothing to send
+                return cp.zeros((0, *part.shape[1:]), dtype=part.dtype)
             padded = cp.zeros((most, *part.shape[1:]), dtype=part.dtype)
             padded[: len(part)] = part
             out = cp.empty((self.world.size * most, *part.shape[1:]), dtype=part.dtype)
