@@ -1,7 +1,7 @@
 """Data-parallel training cost: the all-reduce's share of a step, its bytes, and scaling.
 
 The model is train_step.py's MNIST MLP (784-512-512-10, ReLU, softmax cross-entropy, float32,
-SGD), on random data. The driver runs this script under ``mpirun -n 1`` and ``mpirun -n 2``
+SGD), on random data. The driver runs this script on one process and under ``mpirun -n 2``
 (``--ranks``), each run timing, per step and on every rank:
 
 - ``step``: one whole data-parallel step (``DataParallel.step``: forward, backward, the
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             out = Path(tmp) / f"{n}.json"
             if mpirun is None and n > 1:
                 sys.exit("distributed.py: no mpirun found (pip install -e '.[mpi]')")
-            launch = [mpirun, "-n", str(n)] if mpirun is not None else []
+            launch = [mpirun, "-n", str(n)] if n > 1 else []  # one rank needs no launcher
             command = [*launch, sys.executable, __file__, "--worker", "--json", str(out),
                        "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch",
                        str(args.batch), "--device", args.device]
