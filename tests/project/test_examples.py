@@ -63,7 +63,8 @@ def summary(proc, pattern):
 
 def test_every_example_is_tested():
     tested = {"linear_regression.py", "housing.py", "mnist_mlp.py", "lenet.py", "charlm.py",
-              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py"}
+              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py",
+              "mnist_distributed.py"}  # tested in tests/distributed/test_example.py
     assert set(SCRIPTS) <= tested, f"examples without a test: {set(SCRIPTS) - tested}"
 
 
