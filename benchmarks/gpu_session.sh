@@ -79,6 +79,13 @@ stage mnist_mlp_cpu 150 "$OUT/examples_cpu.log" \
     python3 examples/mnist_mlp.py --device cpu --no-download --no-plot --epochs "$epochs"
 wait "$examples_pid" "$tests_pid"
 
+# The data-parallel path through NCCL on one GPU, and a step captured as a CUDA graph.
+stage nccl 120 "$OUT/more.log" \
+    python3 -m pytest -q -p no:cacheprovider -rs tests/distributed/test_nccl.py
+stage nccl_benchmark 120 "$OUT/more.log" \
+    python3 benchmarks/distributed.py --ranks 1 --device gpu --steps 30
+stage graph 180 "$OUT/more.log" python3 benchmarks/gpu_graph.py
+
 if [ -d "$CUPY_CACHE_DIR" ]; then
     tar -czf "$OUT/cupy_cache.tgz" -C "$CUPY_CACHE_DIR" .
 fi
