@@ -7,13 +7,14 @@ start from the same weights and see the same batch; the losses of the first step
 to agree before anything is timed. Timing synchronises the device after each step and runs the
 two frameworks alternately; it prints the fastest and median step of each and the ratios.
 
-It then measures the cost per primitive: the kernels CUDA ran during one of our steps (counted
-with PyTorch's CUPTI-based profiler, which sees every kernel of the process, CuPy's included;
-"n/a" where the profiler records none) divided by the primitives recorded on the tape, and the
-time per primitive of a chain of tiny operations (where launch and framework overheads are all
-there is).
+It then measures where the time goes: the host time per step (issuing the work without waiting
+for the device: when it is about the whole step, the host is the bound), the CUDA kernels each
+framework runs per step (counted with PyTorch's CUPTI-based profiler, which sees every kernel of
+the process, CuPy's included), with ``--profile`` the kernels that take the most device time,
+and the time per primitive of a chain of tiny operations (where launch and framework overheads
+are all there is).
 
-    PYTHONPATH=. python benchmarks/gpu.py [--repeat R] [--models mlp,lenet,lstm]
+    PYTHONPATH=. python benchmarks/gpu.py [--repeat R] [--models mlp,lenet,lstm] [--profile]
     PYTHONPATH=. python benchmarks/gpu.py --device cpu      # the same on the CPU (a dry run)
 
 Needs CuPy with a usable GPU and PyTorch built with CUDA; without them it says which is missing
@@ -161,17 +162,42 @@ def time_alternately(fns: dict[str, Callable[[], Any]], sync: Callable[[], None]
     return times
 
 
-def kernels_per_primitive(torch: Any, step: Callable[[], Any]) -> tuple[float | None, int]:
-    """(CUDA kernels run / primitives recorded) for one step, and the number of primitives."""
+def cuda_kernels(torch: Any, step: Callable[[], Any]) -> tuple[Any, list[Any]]:
+    """``(step's result, the CUDA kernel events of one call)``, CuPy's included (CUPTI sees
+    every kernel of the process)."""
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
 
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        tape = step()
+        result = step()
         torch.cuda.synchronize()
-    kernels = sum(1 for e in prof.events() if getattr(e, "device_type", None) is not None
-                  and "CUDA" in str(e.device_type))
-    prims = sum(1 for n in ag.nodes(tape) if n.primitive is not None)
-    return (kernels / prims if kernels else None), prims
+    kernels = [e for e in prof.events() if getattr(e, "device_type", None) is not None
+               and "CUDA" in str(e.device_type)]
+    return result, kernels
+
+
+def kernel_table(kernels: list[Any], top: int = 12) -> list[str]:
+    """The ``top`` kernels by total device time: name, count, microseconds."""
+    totals: dict[str, list[float]] = {}
+    for e in kernels:
+        name = e.name if len(e.name) <= 60 else e.name[:57] + "..."
+        t = getattr(e, "device_time", None) or getattr(e, "cuda_time", 0.0) or 0.0
+        entry = totals.setdefault(name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += t
+    rows = sorted(totals.items(), key=lambda kv: -kv[1][1])[:top]
+    return [f"      {n:5d} x {t:9.1f} us  {name}" for name, (n, t) in rows]
+
+
+def host_time(fn: Callable[[], Any], sync: Callable[[], None], repeat: int) -> float:
+    """Milliseconds per step spent issuing work, with no synchronisation between steps (the
+    device catches up at the end): about the synchronised time when the host is the bound."""
+    sync()
+    t = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    issued = time.perf_counter() - t
+    sync()
+    return 1e3 * issued / repeat
 
 
 def tiny_chain(device: str, n: int = 300) -> tuple[Callable[[], Any], int]:
@@ -192,7 +218,7 @@ def tiny_chain(device: str, n: int = 300) -> tuple[Callable[[], Any], int]:
 
 
 def bench_model(torch: Any, name: str, entry: tuple, device: str, tdev: Any,
-                sync: Callable[[], None], repeat: int) -> None:
+                sync: Callable[[], None], repeat: int, profile_kernels: bool = False) -> None:
     """Check the first losses agree, time both frameworks' steps, print the lines of one model."""
     ours, theirs, our_loss, their_loss, (x, y) = entry
     ag.to_device(ours, device)
@@ -221,10 +247,41 @@ def bench_model(torch: Any, name: str, entry: tuple, device: str, tdev: Any,
     ratio_fast = min(times["minitorch_ag"]) / min(times["torch"])
     ratio_med = statistics.median(times["minitorch_ag"]) / statistics.median(times["torch"])
     print(f"  {name:6s} {'ratio':13s} {ratio_fast:8.2f} x {ratio_med:8.2f} x  (PyTorch = 1)")
+    for fw, fn in (("minitorch_ag", ours_step), ("torch", theirs_step)):
+        print(f"  {name:6s} {fw:13s} host time {host_time(fn, sync, repeat):7.2f} ms per step "
+              f"(issuing work, unsynchronised)")
     if device == "gpu":
-        per, prims = kernels_per_primitive(torch, ours_step)
-        shown = "n/a (the profiler recorded no kernels)" if per is None else f"{per:.2f}"
-        print(f"  {name:6s} kernels per primitive: {shown} over {prims} primitives")
+        _, ours_kernels = cuda_kernels(torch, ours_step)
+        _, their_kernels = cuda_kernels(torch, theirs_step)
+        # Counted on a tape of its own: the training step's tape frees its nodes in the sweep.
+        prims = sum(1 for n in ag.nodes(ag.diff(lambda: our_loss(ours, dx, dy)))
+                    if n.primitive is not None)
+        print(f"  {name:6s} kernels per step: minitorch_ag {len(ours_kernels)} "
+              f"({len(ours_kernels) / max(prims, 1):.2f} per recorded primitive; "
+              f"{prims} primitives), PyTorch {len(their_kernels)}")
+        if profile_kernels:
+            for fw, ks in (("minitorch_ag", ours_kernels), ("torch", their_kernels)):
+                print(f"    {fw}: the kernels taking the most device time in one step")
+                print("\n".join(kernel_table(ks)))
+    if profile_kernels:
+        print(f"    minitorch_ag: host functions by own time over {repeat} steps")
+        print(host_profile(ours_step, repeat))
+
+
+def host_profile(fn: Callable[[], Any], repeat: int, top: int = 25) -> str:
+    """cProfile's table of the ``top`` functions by own time over ``repeat`` calls of ``fn``."""
+    import cProfile  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(repeat):
+        fn()
+    prof.disable()
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)
+    return "\n".join(line for line in text.getvalue().splitlines()[6:] if line.strip())
 
 
 def main() -> int:
@@ -232,6 +289,8 @@ def main() -> int:
     parser.add_argument("--device", choices=("gpu", "cpu"), default="gpu")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--models", default="mlp,lenet,lstm")
+    parser.add_argument("--profile", action="store_true",
+                        help="also list the kernels that take the most device time per step")
     args = parser.parse_args()
     missing = missing_requirements(args.device)
     if missing:
@@ -257,7 +316,8 @@ def main() -> int:
           f"{args.repeat} steps each; PyTorch {torch.__version__}")
     print(f"  {'model':6s} {'framework':13s} {'fastest':>10s} {'median':>10s}")
     for name in args.models.split(","):
-        bench_model(torch, name, models[name], args.device, tdev, sync, args.repeat)
+        bench_model(torch, name, models[name], args.device, tdev, sync, args.repeat,
+                    args.profile)
     step, prims = tiny_chain(args.device)
     times = time_alternately({"chain": step}, sync, max(3, args.repeat // 4))
     print(f"  tiny-op chain: {1e3 * min(times['chain']) / prims:.1f} us per primitive "

@@ -13,19 +13,33 @@ and each epoch ends with the loss on the held-out last 10% of the text. The last
 summary, in nats per character and as a perplexity (a uniform guess over the 65 characters
 scores ln 65 = 4.17 nats):
 
-    charlm: validation loss 1.78 nats/char (perplexity 5.91) after 1 epochs (490 batches) in 222 s
+    charlm: validation loss 1.78 nats/char (perplexity 5.91) after 1 epoch (490 batches) in 222 s
 
-``--limit N`` trains on the first N characters only (for quick runs and tests).
+``--limit N`` uses the first N characters only (for quick runs and tests): 90% of them for
+training, which must fill at least one batch of ``--batchsize`` x ``--seqlen``, and 10% for
+validation (evaluated in fewer streams when it cannot fill as many).
 """
 
 import time
 
 import numpy as np
-from _common import check_device, fail, parser, plot, to_device
-from tqdm import tqdm
+from _common import (
+    RunningMean,
+    bar,
+    check_device,
+    fail,
+    load_data,
+    parser,
+    plot,
+    plural,
+    positive,
+    say,
+    smooth,
+    to_device,
+)
 
 from minitorch_ag import diff, grad, nn, params, value
-from minitorch_ag.datasets import CharCorpus, DataUnavailableError, tiny_shakespeare
+from minitorch_ag.datasets import CharCorpus, tiny_shakespeare
 from minitorch_ag.optim import Adam, update_
 
 
@@ -51,7 +65,9 @@ def batch_loss(model, x, y, state):
 
 
 def evaluate(model, corpus, batchsize, seqlen, device):
-    """Mean loss over ``corpus``, carrying the state as in training (no recording)."""
+    """Mean loss over ``corpus``, carrying the state as in training (no recording); in fewer
+    streams than ``batchsize`` when the text is too short to fill them."""
+    batchsize = min(batchsize, (len(corpus) - 1) // seqlen)
     total, n, state = 0.0, 0, None
     for x, y in corpus.batches(batchsize, seqlen):
         loss, state = batch_loss(model, to_device(x, device), to_device(y, device), state)
@@ -73,21 +89,31 @@ def sample(model, corpus, prime, length, temperature, rng, device):
     return prime + corpus.decode(out)
 
 
-def load(args):
-    try:
-        corpus = tiny_shakespeare(download=not args.no_download)
-    except DataUnavailableError as e:
-        fail(f"Tiny Shakespeare is not available.\n{e}")
+def split(args):
+    """The training and validation corpora (90% and 10% of the text, or of its first
+    ``--limit`` characters); a clear exit when they are too short for the batch shape."""
+    corpus = load_data(tiny_shakespeare, "Tiny Shakespeare", args.no_download)
     if args.limit:
         corpus = CharCorpus(corpus.text[: args.limit], corpus.vocab)
+    fits = lambda n: (int(n * 0.9) - 1) // args.batchsize >= args.seqlen and \
+        n - int(n * 0.9) - 1 >= args.seqlen
+    if not fits(len(corpus)):
+        need = len(corpus)
+        while not fits(need):
+            need += 1
+        fail(f"{len(corpus):,} characters are too few for one batch of --batchsize "
+             f"{args.batchsize} streams x --seqlen {args.seqlen} characters (plus 10% for "
+             f"validation): use --limit {need} or more, or a smaller --batchsize or --seqlen")
     return corpus.split(0.9)
 
 
 def main(argv=None):
     p = parser(__doc__, epochs=1, lr=2e-3)
-    p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT characters")
-    p.add_argument("--batchsize", type=int, default=32, help="parallel streams (default 32)")
-    p.add_argument("--seqlen", type=int, default=64, help="BPTT length (default 64)")
+    p.add_argument("--limit", type=positive, default=None,
+                   help="use only the first LIMIT characters")
+    p.add_argument("--batchsize", type=positive, default=32,
+                   help="parallel streams (default 32)")
+    p.add_argument("--seqlen", type=positive, default=64, help="BPTT length (default 64)")
     p.add_argument("--hidden", type=int, default=256, help="LSTM units (default 256)")
     p.add_argument("--embed", type=int, default=64, help="embedding size (default 64)")
     p.add_argument("--layers", type=int, default=1, help="LSTM layers (default 1)")
@@ -100,7 +126,7 @@ def main(argv=None):
     device = check_device(args.device)
     start = time.perf_counter()
 
-    train, valid = load(args)
+    train, valid = split(args)
     nbatches = train.nbatches(args.batchsize, args.seqlen)
     print(f"charlm: {len(train)} training and {len(valid)} validation characters, vocabulary "
           f"of {len(train.vocab)}; {nbatches} batches of {args.batchsize} x {args.seqlen}")
@@ -109,11 +135,11 @@ def main(argv=None):
                       device)
     opt = Adam(lr=args.lr)
     losses, valid_losses, step = [], [], 0
+    running = RunningMean()
     for epoch in range(1, args.epochs + 1):
         state = None  # each epoch starts the streams afresh
-        bar = tqdm(train.batches(args.batchsize, args.seqlen), total=nbatches,
-                   desc=f"epoch {epoch}", leave=False)
-        for x, y in bar:
+        b = bar(train.batches(args.batchsize, args.seqlen), f"epoch {epoch}", total=nbatches)
+        for x, y in b:
             x, y = to_device(x, device), to_device(y, device)
             box = {}
 
@@ -126,12 +152,12 @@ def main(argv=None):
             update_(ws, [grad(tape, w) for w in ws], opt, max_norm=args.clip)
             state = nn.detach(box["state"])  # carry the values, cut the tape (truncated BPTT)
             losses.append(tape.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", refresh=False)
+            b.set_postfix(loss=f"{running.add(losses[-1]):.3f}", refresh=False)
             step += 1
             if step % args.sample_every == 0:
                 text = sample(model, train, "ROMEO:", args.sample_length, args.temperature,
                               rng, device)
-                tqdm.write(f"--- sample after {step} batches (loss "
+                say(f"--- sample after {step} batches (loss "
                            f"{np.mean(losses[-50:]):.3f}) ---\n{text}\n")
         valid_losses.append(evaluate(model, valid, args.batchsize, args.seqlen, device))
         print(f"epoch {epoch}: training loss {np.mean(losses[-nbatches:]):.3f}, validation "
@@ -141,14 +167,15 @@ def main(argv=None):
     print(f"--- final sample ---\n{text}\n")
     if not args.no_plot:
         window = max(1, min(50, len(losses) // 10))
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        x, y = smooth(losses, window)  # the mean of batches i-window+1 .. i, drawn at batch i
         path = plot("charlm.png", "Character LSTM on Tiny Shakespeare", [
-            ("training loss (nats/char)", {f"mean of {window} batches": list(smooth)}),
+            ("training loss (nats/char)", {f"mean of {window} batches": (x + 1, y)}),
         ], xlabel="batch")
         print(f"learning curve: {path}")
     v = valid_losses[-1]
     print(f"charlm: validation loss {v:.2f} nats/char (perplexity {np.exp(v):.2f}) after "
-          f"{args.epochs} epochs ({step} batches) in {time.perf_counter() - start:.0f} s")
+          f"{plural(args.epochs, 'epoch')} ({plural(step, 'batch', 'batches')}) in "
+          f"{time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

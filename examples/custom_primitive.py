@@ -26,8 +26,7 @@ line is the summary:
 import math
 
 import numpy as np
-from _common import check_device, fail, parser, plot, to_device
-from tqdm import tqdm
+from _common import bar, check_device, fail, parser, plot, to_device
 
 import minitorch_ag as ag
 from minitorch_ag import Param, axpy_, diff, grad
@@ -106,7 +105,8 @@ def weiszfeld(px, py, steps=500):
 
 
 def main(argv=None):
-    args = parser(__doc__, epochs=200, lr=0.3, data=False).parse_args(argv)
+    args = parser(__doc__, epochs=200, lr=0.3, data=False,
+                  epoch="one gradient-descent step").parse_args(argv)
     device = check_device(args.device)
     rng = np.random.default_rng(args.seed)
 
@@ -123,10 +123,12 @@ def main(argv=None):
     m = to_device(Param(mean.copy()), device)  # start from the mean
     total = lambda: np.mean(hypot(px - m[0], py - m[1]))  # mean distance to the points
     losses, errors = [float(total())], []
-    for _ in tqdm(range(args.epochs), desc="geometric median", leave=False):
+    b = bar(range(args.epochs), desc="geometric median")
+    for _ in b:
         loss = diff(total)
         axpy_(-args.lr, grad(loss, m), m)
         losses.append(loss.item())
+        b.set_postfix(loss=f"{losses[-1]:.6g}", refresh=False)
         errors.append(float(np.linalg.norm(to_device(ag.value(m), "cpu") - target)))
     found = to_device(ag.value(m), "cpu")
     print(f"mean of the points ({mean[0]:.3f}, {mean[1]:.3f}); geometric median by gradient "
@@ -135,7 +137,7 @@ def main(argv=None):
     if not args.no_plot:
         path = plot("custom_primitive.png", "Geometric median by gradient descent on hypot", [
             ("mean distance", {"gradient descent": losses}),
-            ("distance to Weiszfeld's median", {"gradient descent": errors}),
+            ("distance to Weiszfeld's median", {"gradient descent": errors}, "log"),
         ], xlabel="step", first=0)
         print(f"learning curve: {path}")
     print(f"custom_primitive: gradcheck passed (orders 1 and 2); geometric median within "

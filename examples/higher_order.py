@@ -22,8 +22,7 @@ below 1e-10). The last line is the summary:
 """
 
 import numpy as np
-from _common import check_device, fail, parser, plot, to_device
-from tqdm import tqdm
+from _common import bar, check_device, fail, parser, plot, to_device
 
 from minitorch_ag import Param, diff, grad, value
 
@@ -113,9 +112,12 @@ def newton_rosenbrock(x, steps):
     a step halved until the function falls enough (Armijo's rule); far from the minimum the
     Rosenbrock valley bends too much for full steps, near it they converge quadratically."""
     norms = []
-    for _ in tqdm(range(steps), desc="newton (rosenbrock)", leave=False):
+    b = bar(range(steps), desc="newton (rosenbrock)")
+    for _ in b:
         g = grad(rosenbrock)(x)
         norms.append(float(np.linalg.norm(g)))
+        b.set_postfix(loss=f"{float(rosenbrock(x)):.3g}", grad_norm=f"{norms[-1]:.1e}",
+                      refresh=False)
         if norms[-1] < TOL:
             break
         h = hessian(rosenbrock, x)
@@ -165,9 +167,12 @@ def newton_logistic(rng, steps, device):
     loss = lambda w: np.mean(np.logaddexp(0, x @ w) - y * (x @ w)) + 0.005 * np.sum(w**2)
     w = to_device(np.zeros(k), device)
     norms = []
-    for _ in tqdm(range(steps), desc="newton-cg (logistic)", leave=False):
+    b = bar(range(steps), desc="newton-cg (logistic)")
+    for _ in b:
         g = grad(loss)(w)
         norms.append(float(np.linalg.norm(g)))
+        b.set_postfix(loss=f"{float(loss(w)):.4g}", grad_norm=f"{norms[-1]:.1e}",
+                      refresh=False)
         if norms[-1] < TOL:
             break
         w = w + conjugate_gradient(lambda d, w=w: hvp(loss, w, d), -g, iters=k)
@@ -177,7 +182,8 @@ def newton_logistic(rng, steps, device):
 
 
 def main(argv=None):
-    args = parser(__doc__, epochs=30, data=False).parse_args(argv)
+    args = parser(__doc__, epochs=30, data=False,
+                  epoch="one Newton step (each run stops early once converged)").parse_args(argv)
     device = check_device(args.device)
     rng = np.random.default_rng(args.seed)
     check_scalar_derivatives()
@@ -191,8 +197,9 @@ def main(argv=None):
           f"{' -> '.join(f'{g:.1e}' for g in lr)}")
     if not args.no_plot:
         path = plot("higher_order.png", "Newton's method", [
-            ("gradient norm (log10)", {"rosenbrock": np.log10(np.maximum(rb, 1e-17)),
-                                       "logistic (Newton-CG)": np.log10(np.maximum(lr, 1e-17))}),
+            ("gradient norm", {"rosenbrock": np.maximum(rb, 1e-17),
+                                           "logistic (Newton-CG)": np.maximum(lr, 1e-17)},
+             "log"),
         ], xlabel="Newton step", first=0)
         print(f"learning curve: {path}")
     if not (rb[-1] < rb[0] and lr[-1] < lr[0]):

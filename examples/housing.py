@@ -21,11 +21,10 @@ numbers would say nothing about house prices (examples/linear_regression.py is t
 """
 
 import numpy as np
-from _common import check_device, fail, parser, plot, to_device
-from tqdm import tqdm
+from _common import bar, check_device, fail, load_data, parser, plot, plural, say, to_device
 
 from minitorch_ag import Param, axpy_, diff, grad, params
-from minitorch_ag.datasets import DataUnavailableError, housing, read_housing
+from minitorch_ag.datasets import housing, read_housing
 
 xtrn = ytrn = None  # the training data, global as in the README's example
 
@@ -43,10 +42,12 @@ def loss(w):
 def train(w, lr=0.1, epochs=20, callback=None):
     """Gradient descent: ``gradfun`` returns d loss / d w with the structure of ``w``."""
     gradfun = grad(loss)
-    for epoch in tqdm(range(1, epochs + 1), desc="old interface", leave=False):
+    b = bar(range(1, epochs + 1), desc="old interface")
+    for epoch in b:
         g = gradfun(w)
         for i in range(len(w)):
             w[i] -= lr * g[i]
+        b.set_postfix(loss=f"{float(loss(w)):.4g}", refresh=False)
         if callback:
             callback(epoch)
     return w
@@ -69,10 +70,12 @@ class Linear:
 
 def train_model(model, x, y, lr=0.1, epochs=20, callback=None):
     """The README's SGD loop, over one batch holding all the training rows."""
-    for epoch in tqdm(range(1, epochs + 1), desc="new interface", leave=False):
+    b = bar(range(1, epochs + 1), desc="new interface")
+    for epoch in b:
         loss = diff(lambda: np.mean((model(x) - y) ** 2))
         for w in params(model):
             axpy_(-lr, grad(loss, w), w)
+        b.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
         if callback:
             callback(epoch)
     return model
@@ -93,11 +96,8 @@ def load(args):
         x, y = table[:, :13], table[:, 13]
         x = (x - x.mean(axis=0)) / x.std(axis=0)
     else:
-        try:
-            x, y = housing(download=not args.no_download)
-        except DataUnavailableError as e:
-            fail(f"the housing table is not available, so this example cannot run.\n{e}\n"
-                 f"(or pass --file PATH to a copy of housing.data)")
+        x, y = load_data(housing, "The housing table", args.no_download,
+                         alternative="pass --file PATH to a copy of housing.data")
     return x, y[:, None]
 
 
@@ -106,7 +106,8 @@ def rmse(predict, x, y):
 
 
 def main(argv=None):
-    p = parser(__doc__, epochs=100, lr=0.1)
+    p = parser(__doc__, epochs=100, lr=0.1,
+               epoch="one gradient-descent step on all the training rows")
     p.add_argument("--file", help="read the table from this copy of housing.data")
     args = p.parse_args(argv)
     device = check_device(args.device)
@@ -130,7 +131,7 @@ def main(argv=None):
             curve["train"].append(rmse(predict, xtrn, ytrn))
             curve["test"].append(rmse(predict, xtst, ytst))
             if epoch % report_every == 0 or epoch in (0, args.epochs):
-                tqdm.write(f"{name} interface: epoch {epoch:3d}  rmse train "
+                say(f"{name} interface: epoch {epoch:3d}  rmse train "
                            f"{curve['train'][-1]:.3f} test {curve['test'][-1]:.3f}")
         return callback
 
@@ -150,7 +151,7 @@ def main(argv=None):
         print(f"learning curve: {plot('housing.png', 'Housing', panels, first=0)}")
     for name, curve in curves.items():
         print(f"housing: {name} interface rmse train {curve['train'][-1]:.2f} test "
-              f"{curve['test'][-1]:.2f} ($1000s) after {args.epochs} epochs")
+              f"{curve['test'][-1]:.2f} ($1000s) after {plural(args.epochs, 'epoch')}")
         if not curve["train"][-1] < curve["train"][0]:
             fail(f"the {name} interface did not lower the training error")
 

@@ -18,8 +18,7 @@ with an error if either run fails to lower the loss at least tenfold.
 """
 
 import numpy as np
-from _common import check_device, parser, plot, to_device
-from tqdm import tqdm
+from _common import bar, check_device, parser, plot, plural, say, to_device
 
 from minitorch_ag import Param, axpy_, diff, grad, params, value
 
@@ -72,13 +71,15 @@ def train_new(x, y, epochs, lr, rng, device="cpu"):
     model = to_device(Linear(NFEATURES, 1, rng), device)
     mse = lambda: float(np.mean((model(x) - y) ** 2))  # outside diff(): plain NumPy values
     losses = [mse()]
-    tqdm.write(f"new interface: epoch {0:3d}  loss {losses[0]:.4f}")
-    for epoch in tqdm(range(1, epochs + 1), desc="new interface", leave=False):
+    say(f"new interface: epoch {0:3d}  loss {losses[0]:.4f}")
+    b = bar(range(1, epochs + 1), desc="new interface")
+    for epoch in b:
         for xb, yb in minibatches(x, y, rng):
             loss = sgd_step(model, xb, yb, lr)
         losses.append(mse())
+        b.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         if should_report(epoch, epochs):
-            tqdm.write(
+            say(
                 f"new interface: epoch {epoch:3d}  loss {losses[-1]:.4f}"
                 f"  (last batch {float(value(loss)):.4f})"
             )
@@ -96,21 +97,23 @@ def train_old(x, y, epochs, lr, rng, device="cpu"):
     w = to_device([0.1 * rng.standard_normal((NFEATURES, 1)), np.zeros(1)], device)
     gradfun = grad(loss)
     losses = [float(loss(w, x, y))]
-    tqdm.write(f"old interface: epoch {0:3d}  loss {losses[0]:.4f}")
-    for epoch in tqdm(range(1, epochs + 1), desc="old interface", leave=False):
+    say(f"old interface: epoch {0:3d}  loss {losses[0]:.4f}")
+    b = bar(range(1, epochs + 1), desc="old interface")
+    for epoch in b:
         for xb, yb in minibatches(x, y, rng):
             g = gradfun(w, xb, yb)
             for i in range(len(w)):
                 w[i] -= lr * g[i]
         losses.append(float(loss(w, x, y)))
+        b.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         if should_report(epoch, epochs):
-            tqdm.write(f"old interface: epoch {epoch:3d}  loss {losses[-1]:.4f}")
+            say(f"old interface: epoch {epoch:3d}  loss {losses[-1]:.4f}")
     return losses
 
 
 def summarize(name, losses, epochs):
     first, last = losses[0], losses[-1]
-    print(f"{name} interface: loss {first:.4g} -> {last:.4g} in {epochs} epochs")
+    print(f"{name} interface: loss {first:.4g} -> {last:.4g} in {plural(epochs, 'epoch')}")
     if not np.isfinite(last) or last * 10 > first:
         raise SystemExit(f"{name} interface: the loss did not fall tenfold ({first} -> {last})")
 
@@ -126,7 +129,7 @@ def main(argv=None):
     if not args.no_plot:
         curves = {"new interface": new, "old interface": old}
         path = plot("linear_regression.png", "Linear regression (synthetic data)",
-                    [("mean squared error", curves)], first=0)
+                    [("mean squared error", curves, "log")], first=0)
         print(f"learning curve: {path}")
     summarize("new", new, args.epochs)
     summarize("old", old, args.epochs)

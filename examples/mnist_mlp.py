@@ -24,8 +24,18 @@ cores the default run took 97 s with OpenBLAS's default threads and 15-19 s with
 import time
 
 import numpy as np
-from _common import check_device, mnist_split, parser, plot, to_device
-from tqdm import tqdm
+from _common import (
+    RunningMean,
+    bar,
+    check_device,
+    check_limit,
+    mnist_split,
+    parser,
+    plot,
+    positive,
+    smooth,
+    to_device,
+)
 
 from minitorch_ag import Param, axpy_, diff, grad, params
 from minitorch_ag.datasets import minibatch
@@ -69,14 +79,17 @@ class MLP:
 
 def train_sgd(model, batches, test, epochs, lr, history):
     """The README's loop: record the loss with ``diff``, step every Param with ``axpy_``."""
+    running = RunningMean()
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for x, y in tqdm(batches, desc=f"sgd epoch {epoch}", leave=False):
+        steps = []
+        b = bar(batches, desc=f"sgd epoch {epoch}")
+        for x, y in b:
             loss = diff(lambda: cross_entropy(model(x), y))  # noqa: B023 (called right away)
             for w in params(model):
                 axpy_(-lr, grad(loss, w), w)
-            total += loss.item()
-        report("sgd", epoch, total / len(batches), accuracy(model, test), history)
+            steps.append(loss.item())
+            b.set_postfix(loss=f"{running.add(steps[-1]):.4f}", refresh=False)
+        report("sgd", epoch, steps, accuracy(model, test), history)
 
 
 def train_adam(model, batches, test, epochs, lr, history):
@@ -84,12 +97,13 @@ def train_adam(model, batches, test, epochs, lr, history):
     loss = lambda x, y: cross_entropy(model(x), y)
     for epoch in range(1, epochs + 1):
         steps = progress(adam(loss, batches, lr=lr), desc=f"adam epoch {epoch}", leave=False)
-        mean_loss = float(np.mean(list(steps)))
-        report("adam", epoch, mean_loss, accuracy(model, test), history)
+        report("adam", epoch, list(steps), accuracy(model, test), history)
 
 
-def report(name, epoch, loss, acc, history):
-    history[name]["loss"].append(loss)
+def report(name, epoch, steps, acc, history):
+    """Print the epoch's mean loss and held-out accuracy; keep every step's loss to plot."""
+    loss = float(np.mean(steps))
+    history[name]["loss"].extend(steps)
     history[name]["accuracy"].append(100 * acc)
     print(f"{name:4s} epoch {epoch:2d}: training loss {loss:.4f}  held-out accuracy "
           f"{100 * acc:.2f}%", flush=True)
@@ -102,10 +116,11 @@ def main(argv=None):
                    help="Adam learning rate (default 0.001)")
     p.add_argument("--hidden", type=int, nargs="+", default=[256, 128],
                    help="hidden layer sizes (default 256 128)")
-    p.add_argument("--batchsize", type=int, default=50, help="minibatch size (default 50)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--batchsize", type=positive, default=50, help="minibatch size (default 50)")
+    p.add_argument("--limit", type=positive, default=None,
                    help="train on only the first LIMIT images (for quick tests)")
     args = p.parse_args(argv)
+    check_limit(args.limit, args.batchsize)
     device = check_device(args.device)
     start = time.perf_counter()
 
@@ -125,8 +140,14 @@ def main(argv=None):
     train_adam(adam_model, batches, test, args.epochs, args.lr_adam, history)
 
     if not args.no_plot:
+        # the loss of every step, smoothed and drawn in epochs: a curve even for one epoch
+        window = max(1, min(50, len(batches) // 4))
+        losses = {}
+        for name, h in history.items():
+            x, y = smooth(h["loss"], window)
+            losses[name] = ((x + 1) / len(batches), y)
         path = plot("mnist_mlp.png", f"MLP {sizes} on MNIST", [
-            ("training loss", {k: v["loss"] for k, v in history.items()}),
+            (f"training loss (mean of {window} steps)", losses, "log"),
             ("held-out accuracy (%)", {k: v["accuracy"] for k, v in history.items()}),
         ])
         print(f"learning curve: {path}")

@@ -22,8 +22,19 @@ Offline, the model trains on the first 8,000 MNIST test images and is evaluated 
 import time
 
 import numpy as np
-from _common import OUT, check_device, mnist_split, parser, plot, to_device
-from tqdm import tqdm
+from _common import (
+    OUT,
+    RunningMean,
+    bar,
+    check_device,
+    check_limit,
+    mnist_split,
+    parser,
+    plot,
+    plural,
+    positive,
+    to_device,
+)
 
 from minitorch_ag import diff, grad, nn, params, value
 from minitorch_ag.datasets import minibatch
@@ -99,10 +110,12 @@ def main(argv=None):
     p = parser(__doc__, epochs=10, lr=1e-3)
     p.add_argument("--hidden", type=int, default=400, help="hidden units (default 400)")
     p.add_argument("--latent", type=int, default=20, help="latent code size (default 20)")
-    p.add_argument("--batchsize", type=int, default=100, help="minibatch size (default 100)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--batchsize", type=positive, default=100,
+                   help="minibatch size (default 100)")
+    p.add_argument("--limit", type=positive, default=None,
                    help="train on only the first LIMIT images (for quick tests)")
     args = p.parse_args(argv)
+    check_limit(args.limit, args.batchsize)
     device = check_device(args.device)
     start = time.perf_counter()
 
@@ -118,14 +131,17 @@ def main(argv=None):
     opt = Adam(lr=args.lr)
 
     history = {"training loss": [], "held-out -ELBO": []}
+    running = RunningMean()
     for epoch in range(1, args.epochs + 1):
         total = 0.0
-        for x in tqdm(batches, desc=f"epoch {epoch}", leave=False):
+        b = bar(batches, desc=f"epoch {epoch}")
+        for x in b:
             eps = noise(rng, len(x), args.latent, device)
             tape = diff(lambda: sum(model.losses(x, eps)))  # noqa: B023 (called right away)
             ws = params(model)
             update_(ws, [grad(tape, w) for w in ws], opt)
             total += tape.item()
+            b.set_postfix(loss=f"{running.add(tape.item()):.1f}", refresh=False)
         rec, kl = evaluate(model, test, rng, device)
         history["training loss"].append(total / len(batches))
         history["held-out -ELBO"].append(rec + kl)
@@ -138,7 +154,7 @@ def main(argv=None):
         draw_samples(model, to_device(xtst, device), rng, device, OUT / "vae_samples.png")
         print(f"learning curve: {path}; samples: {OUT / 'vae_samples.png'}")
     print(f"vae: held-out ELBO {-(rec + kl):.1f} nats per image (reconstruction {rec:.1f}, KL "
-          f"{kl:.1f}) after {args.epochs} epochs in {time.perf_counter() - start:.0f} s")
+          f"{kl:.1f}) after {plural(args.epochs, 'epoch')} in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,11 @@ the autoencoder is trained for ``--epochs`` steps of gradient descent using only
 and the Rosenbrock function minimised the same way. The last line is the summary:
 
     vjp: 6 examples checked; autoencoder error 1.35 -> 0.0712, rosenbrock 15 -> 2.94 in
-    300 epochs
+    300 steps
 """
 
 import numpy as np
-from _common import check_device, parser, plot, to_device
-from tqdm import tqdm
+from _common import bar, check_device, parser, plot, plural, to_device
 
 import minitorch_ag as ag
 
@@ -166,9 +165,11 @@ def descend(fun, args, lr, epochs, desc, const=()):
     """Gradient descent on ``fun(*args)``, with gradients from ``ag.vjp``'s pullback."""
     args = list(args)
     losses = []
-    for _ in tqdm(range(epochs), desc=desc, leave=False):
+    b = bar(range(epochs), desc=desc)
+    for _ in b:
         value, back = ag.vjp(fun, *args, const=const)
         losses.append(float(value))
+        b.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
         for i, g in enumerate(back()):
             if g is not None:
                 args[i] = args[i] - lr * g
@@ -177,7 +178,8 @@ def descend(fun, args, lr, epochs, desc, const=()):
 
 
 def main(argv=None):
-    args = parser(__doc__, epochs=300, data=False).parse_args(argv)
+    args = parser(__doc__, epochs=300, data=False,
+                  epoch="one gradient-descent step").parse_args(argv)
     device = check_device(args.device)
     rng = np.random.default_rng(args.seed)
     checks = [check_f, check_f2, check_div_f3, check_rosenbrock, check_f4, check_autoencoder]
@@ -196,11 +198,11 @@ def main(argv=None):
     if not args.no_plot:
         path = plot("vjp.png", "Gradient descent with pullbacks", [
             ("autoencoder error per sample", {"autoencoder": ae}),
-            ("rosenbrock", {"rosenbrock": rb}),
-        ], first=0)
+            ("rosenbrock", {"rosenbrock": rb}, "log"),
+        ], xlabel="gradient-descent step", first=0)
         print(f"learning curve: {path}")
     print(f"vjp: {len(checks)} examples checked; autoencoder error {ae[0]:.3g} -> {ae[-1]:.3g}, "
-          f"rosenbrock {rb[0]:.3g} -> {rb[-1]:.3g} in {args.epochs} epochs")
+          f"rosenbrock {rb[0]:.3g} -> {rb[-1]:.3g} in {plural(args.epochs, 'step')}")
 
 
 if __name__ == "__main__":

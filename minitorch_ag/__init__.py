@@ -1,34 +1,45 @@
 """minitorch_ag: automatic differentiation of plain NumPy code, after Julia's AutoGrad.jl.
 
 Wrap parameters in ``Param``, record a computation with ``diff`` and read gradients with
-``grad``; or differentiate a function with ``grad(f)``. See API.md for the contract.
+``grad``; or differentiate a function with ``grad(f)``. The documentation's API reference
+lists every public name.
 """
 
-from . import anomaly as _anomaly_module
-from . import profile as _profile_module
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
-from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
+from .backend import TransferCount, count_transfers, gpu_available
 from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
-from .coverage import Coverage, check_differentiable, coverage
-from .debug import NodeView, draw, listing, nodes, show
-from .device import (
-    TransferCount,
-    count_transfers,
-    default_device,
-    device,
-    gpu_available,
-    set_device,
-    to_device,
-)
-from .gradcheck import gradcheck
+from .device import default_device, device, set_device
 from .primitive import primitive, zerograd
-from .profile import Profile, profile
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
+from .tools import (
+    AnomalyError,
+    Coverage,
+    NodeView,
+    Profile,
+    check_differentiable,
+    coverage,
+    detect_anomaly,
+    draw,
+    gradcheck,
+    listing,
+    nodes,
+    profile,
+    set_detect_anomaly,
+    show,
+)
+from .walk import to_device
 
-__version__ = "0.1.0"
+try:  # one place for the version: pyproject.toml, read back from the installed metadata
+    __version__ = _version("minitorch_ag")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+del _version, PackageNotFoundError
 
 __all__ = [
     "Tensor", "Param", "Result", "Tape",
@@ -42,8 +53,3 @@ __all__ = [
     "count_transfers", "TransferCount",
     "delta", "Delta", "compile", "Compiled", "defdelta", "checkdiff",
 ]
-
-# Whole-script switches, read once here (never on the hot path): MINITORCH_AG_TIMER=1 profiles
-# and prints the table at exit; MINITORCH_AG_ANOMALY=1 turns anomaly detection on.
-_profile_module.TIMER = _profile_module._from_environment()
-_anomaly_module._from_environment()

@@ -1,21 +1,27 @@
 """The user-facing API: ``diff``, ``grad``, ``gradloss``, ``value``, ``params``, ``axpy_``,
-``vjp`` (API.md §2-4 and §6).
+``vjp``; the tutorial's "The interface" and "The function interface" pages show them at work.
+
+Owns recording a function (pushing and popping tapes around it), reading gradients from
+the leaves, and ``set_sweep``, the switch a tool uses to wrap the backward sweep. Does not own
+the sweep itself (``tape.py``), the recording call (``tensor.py``) or walking objects
+(``walk.py``, which ``params`` uses).
 """
 
 from __future__ import annotations
 
 import functools
 import numbers
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .backend import array_module, is_array
+from .primitive import constant
 from .sparse import Sparse
-from .tape import STATE, Tape, backward, freeze, pop_tape, push_tape, seed_like
+from .tape import Tape, backward, pop_tape, push_tape, seed_like
 from .tensor import Param, Result, Tensor, lower, new_leaf, node_on, peel, raw
+from .walk import params  # noqa: F401  (public here: ag.params)
 
 __all__ = ["diff", "grad", "gradloss", "value", "params", "axpy_", "vjp"]
 
@@ -79,9 +85,28 @@ def diff(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Tape:
         >>> grad(y, x)
         array([2., 4., 6.])
     """
+    if not callable(f):  # diff(np.sum(x ** 2)): the value was computed before diff could see it
+        raise TypeError(
+            f"diff: the first argument must be the function to run and record, such as "
+            f"diff(lambda: np.sum(x ** 2)); got {f!r:.60}, a value "
+            f"already computed (outside diff nothing is recorded). Wrap the expression in a "
+            f"lambda: diff(lambda: <expression>)")
     tape, _ = _record(f, args, kwargs)
     _scalar_check("diff", tape.value)
     return tape
+
+
+ENGINE_SWEEP = backward  # the engine's own backward sweep; set_sweep(None) puts it back
+
+
+def set_sweep(fn: Callable[..., Any] | None) -> None:
+    """Make ``fn`` the backward sweep that ``grad`` and ``vjp`` run (``None``: the engine's own).
+
+    ``fn(tape, seeds, retain=False)`` must do what :func:`minitorch_ag.tape.backward` does; a
+    tool such as the profiler passes a wrapper around it. Unused, this costs nothing.
+    """
+    global backward
+    backward = ENGINE_SWEEP if fn is None else fn
 
 
 def _sweep(tape: Tape) -> None:
@@ -115,7 +140,8 @@ def _tape_grad(tape: Tape, x: Any) -> Any:
         return _finish(x.outgrad, raw(x.value))
     raise TypeError(
         f"grad(tape, x): x must be a Param (or a leaf of that tape); got {type(x).__name__}. "
-        f"Gradients are kept for parameters only"
+        f"Gradients are kept for parameters only: for a model's (or a list's), ask for each, "
+        f"[grad(tape, p) for p in ag.params(model)]"
     )
 
 
@@ -258,7 +284,8 @@ def grad(f: Any, x: Any = None, *, argnum: int | tuple[int, ...] = 0) -> Any:
     if not callable(f):
         raise TypeError(
             f"grad: the first argument must be a Tape (from diff) or a function; "
-            f"got {type(f).__name__}"
+            f"got {type(f).__name__} {f!r:.60}. For the gradient of an expression, "
+            f"record it first: tape = diff(lambda: <expression>), then grad(tape, x)"
         )
     if x is not None:
         raise TypeError("grad(f, ...): use the keyword argnum= to choose the argument")
@@ -298,86 +325,7 @@ def value(x: Any) -> Any:
         >>> value(3.0)
         3.0
     """
-    if isinstance(x, (Tensor, Tape)):
-        v = x.value
-        if STATE.stack and v.__class__ is np.ndarray:
-            freeze(v)
-        return v
-    if isinstance(x, Sparse):
-        return x.to_dense()
-    return x
-
-
-_ATOMS = (str, bytes, bytearray, numbers.Number, type, types.ModuleType, range, np.dtype,
-          np.ndarray, np.generic, types.BuiltinFunctionType, np.ufunc)
-
-
-def _children(obj: Any) -> list[Any]:
-    """What ``params`` walks into from ``obj``, in a stable order."""
-    if isinstance(obj, dict):
-        return list(obj.values())
-    if isinstance(obj, (list, tuple)):
-        return list(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=id)
-    if isinstance(obj, types.FunctionType):
-        return [c.cell_contents for c in (obj.__closure__ or ()) if _cell_filled(c)]
-    if isinstance(obj, types.MethodType):
-        return [obj.__self__]
-    if isinstance(obj, functools.partial):
-        return [obj.func, *obj.args, *obj.keywords.values()]
-    out: list[Any] = []
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict):
-        out.extend(d.values())
-    for cls in type(obj).__mro__:
-        for slot in cls.__dict__.get("__slots__", ()):
-            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
-                out.append(getattr(obj, slot))
-    return out
-
-
-def _cell_filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:
-        return False
-    return True
-
-
-def params(obj: Any) -> list[Param]:
-    """Every ``Param`` reachable from ``obj``, each once, in a stable order.
-
-    Walks attributes (``__dict__`` and ``__slots__``), lists, tuples, dicts, sets, closures and
-    bound methods, depth first; cycles are safe.
-
-    Example:
-        >>> import numpy as np
-        >>> from minitorch_ag import Param, params
-        >>> class Linear:
-        ...     def __init__(self):
-        ...         self.w = Param(np.zeros((3, 2)))
-        ...         self.b = Param(np.zeros(2))
-        >>> [p.shape for p in params(Linear())]
-        [(3, 2), (2,)]
-    """
-    found: list[Param] = []
-    seen: set[int] = set()
-    todo = [obj]
-    while todo:
-        x = todo.pop()
-        if isinstance(x, Param):
-            if id(x) not in seen:
-                seen.add(id(x))
-                found.append(x)
-            continue
-        if x is None or isinstance(x, (Tensor, Tape, *_ATOMS)) or is_array(x):
-            continue
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        todo.extend(reversed(_children(x)))
-    return found
+    return constant(x)
 
 
 # Rows per block of axpy_'s update: ``a * x`` needs a temporary, and a whole-array one doubles

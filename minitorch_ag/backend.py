@@ -4,12 +4,11 @@ This is the only module that may mention CuPy, and it never imports it eagerly: 
 is recognised by the module its type comes from, so a CPU-only install pays nothing. Every
 allocation made by the library goes through :func:`array_module` (or NumPy's ``*_like``
 functions, which dispatch to CuPy by themselves), so that results stay on the device of their
-inputs.
+inputs. Owns moving one array and counting moves; the default device is ``device.py``'s.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -18,8 +17,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "array_module", "is_array", "scatter_add", "to_device", "to_host", "parse_device",
-    "device_name", "default_device", "gpu_available", "TransferCount", "count_transfers",
+    "array_module", "is_array", "scatter_add", "write_order", "assign", "fused_kernel",
+    "to_device", "to_host", "parse_device", "device_name", "gpu_available", "TransferCount",
+    "count_transfers",
 ]
 
 
@@ -54,6 +54,78 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
         import cupyx  # noqa: PLC0415
 
         cupyx.scatter_add(target, index, values)
+
+
+def write_order(shape: tuple, index: Any, xp: ModuleType) -> tuple[Any, Any]:
+    """Who stays where in ``x[index] = v`` with ``x`` of ``shape``: ``(ids, order)``, where
+    ``order`` numbers the elements of ``x[index]`` in flat order and ``ids`` holds, at each
+    position of ``x``, the number of the element left there (-1 where nothing is written).
+
+    NumPy's rule decides, on every device: where an index repeats a position, the last write
+    wins. (CuPy's own assignment keeps an unspecified one, which may change from run to run;
+    a gradient rule that guessed differently from the forward pass would be silently wrong.)
+    """
+    ids = xp.full(shape, -1, dtype=np.int32)
+    sub = ids[index].shape
+    count = int(np.prod(sub, dtype=np.int64))
+    if count >= 2**31 - 1:
+        raise ValueError(f"an indexed assignment writes {count} elements: over the 2**31 - 1 "
+                         f"this library can order on a device")
+    order = xp.arange(count, dtype=np.int32).reshape(sub)
+    if xp is np:
+        ids[index] = order
+    else:
+        import cupyx  # noqa: PLC0415
+
+        cupyx.scatter_max(ids, index, order)
+    return ids, order
+
+
+def assign(target: Any, index: Any, values: Any, repeats: bool = True) -> None:
+    """``target[index] = values`` in place, where a repeated position keeps the last value
+    written, as NumPy does, on every device. ``repeats=False`` says the index cannot repeat a
+    position (basic indexing, masks): a plain assignment then."""
+    xp = array_module(target)
+    if xp is np or not repeats or target.dtype.kind != "f":
+        target[index] = values  # NumPy's order; or a dtype with no gradient to get wrong
+        return
+    import cupyx  # noqa: PLC0415
+
+    ids, order = write_order(target.shape, index, xp)
+    values = xp.asarray(values, dtype=target.dtype)
+    while values.ndim > order.ndim and values.shape[0] == 1:  # as assignment drops them
+        values = values[0]
+    kept = xp.where(ids[index] == order, values, 0)
+    target[index] = 0  # every write of a repeated position writes the same zero
+    cupyx.scatter_add(target, index, kept.astype(target.dtype, copy=False))
+
+
+_KERNELS: dict[tuple, Any] = {}
+
+
+def fused_kernel(xp: ModuleType, name: str, in_params: str, out_params: str,
+                 operation: str) -> Any:
+    """One elementwise kernel doing ``operation`` (C statements over the named parameters) on
+    ``xp``'s device, compiled once and kept; None where ``xp`` has no such kernels (NumPy).
+
+    A GPU pays a launch for every array operation, so an update that NumPy does in ten calls
+    (Adam's) is one kernel there. Parameters follow CuPy's ``ElementwiseKernel``: ``"T g, T
+    lr"`` in, ``"T w"`` out; an output passed in is read and written in place; ``raw`` arrays
+    are indexed by hand, with ``i`` the output element's flat index. None also where the module
+    cannot build this kernel (the CPU stand-in for CuPy runs only kernels that read as Python).
+    """
+    make = getattr(xp, "ElementwiseKernel", None)
+    if make is None:
+        return None
+    key = (xp.__name__, name, in_params, out_params, operation)
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        try:
+            kernel = make(in_params, out_params, operation, name)
+        except NotImplementedError:  # a module that cannot build this kernel: the caller's
+            return None              # plain array code does the work
+        _KERNELS[key] = kernel
+    return kernel
 
 
 def parse_device(device: str | None) -> tuple[str, int]:
@@ -108,70 +180,6 @@ def gpu_available(device: str | None = "gpu") -> bool:
     except Exception:  # noqa: BLE001 - a yes/no question: any failure means "no"
         return False
     return True
-
-
-# ----------------------------------------------------------------------------------------
-# The default device: a process-wide setting, and a thread-local stack of scoped overrides
-# ----------------------------------------------------------------------------------------
-
-_GLOBAL_DEFAULT = ["cpu"]  # a one-item list so that set_device changes it in place
-_LOCAL = threading.local()  # .stack: this thread's ``with device(...)`` scopes, innermost last
-
-
-def default_device() -> str:
-    """The device new Params, initializers and minibatches go to: ``"cpu"`` or ``"gpu:N"``.
-
-    The innermost ``with minitorch_ag.device(...)`` of this thread if any, else the device
-    last given to ``minitorch_ag.set_device`` (``"cpu"`` at start).
-    """
-    stack = getattr(_LOCAL, "stack", None)
-    return stack[-1] if stack else _GLOBAL_DEFAULT[0]
-
-
-def checked_device(device: str | None, who: str) -> str:
-    """The canonical name of ``device``, after checking that a GPU asked for is usable."""
-    name = device_name(device)
-    if name != "cpu":
-        try:
-            _cupy_for(parse_device(name)[1])
-        except RuntimeError as e:
-            raise RuntimeError(f"{who}({device!r}): {e}") from e
-    return name
-
-
-def set_default(device: str | None) -> str:
-    """Set the process-wide default device (checked); return the previous one."""
-    name = checked_device(device, "set_device")
-    previous = _GLOBAL_DEFAULT[0]
-    _GLOBAL_DEFAULT[0] = name
-    return previous
-
-
-def push_default(name: str) -> None:
-    """Enter a scoped default device on this thread (``name`` already checked)."""
-    stack = getattr(_LOCAL, "stack", None)
-    if stack is None:
-        stack = _LOCAL.stack = []
-    stack.append(name)
-
-
-def pop_default() -> None:
-    """Leave the innermost scoped default device of this thread."""
-    _LOCAL.stack.pop()
-
-
-def on_default_device(x: Any) -> Any:
-    """A host (NumPy) array ``x`` moved to the default device when that is a GPU.
-
-    Anything else is returned as it is: numbers, arrays already on a GPU (a CuPy array given
-    to ``Param`` stays where the user put it), and everything while the default is the CPU.
-    Called where the library creates arrays for the user (Params, initializers); on the CPU it
-    costs one thread-local look-up and does not count as a transfer.
-    """
-    name = default_device()
-    if name == "cpu" or not isinstance(x, np.ndarray):
-        return x
-    return to_device(x, name)
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,187 +1,81 @@
-"""Devices for users: move arrays, Params and whole models; choose the default device.
+"""The default device: where new Params, initializers and minibatches put their arrays.
 
-``to_device(obj, device)`` moves everything array-valued reachable from ``obj`` to ``"cpu"``
-(NumPy), ``"gpu"`` or ``"gpu:N"`` (CuPy):
-
-* an array gives a new array on ``device`` (the same one when it is there already);
-* a ``Param`` is moved in place: ``p.value`` is replaced, and so are the state arrays of the
-  optimizer in ``p.opt`` (Adam's moments, ...), so that training continues on the new device;
-* any other object (a model, an optimizer, a dataset holder) is walked the way ``ag.params``
-  walks it: attributes (``__dict__`` and ``__slots__``), lists, tuples, dicts, sets, closure
-  cells and bound methods. Params met on the way are moved in place; plain arrays held in an
-  attribute, a list item, a dict value or a closure cell (BatchNorm's running statistics, ...)
-  are replaced there by their moved copy. Each object is visited once, cycles are safe, and a
-  Param or array shared by two layers stays shared.
-* Containers: lists, dicts and objects are updated **in place** and returned themselves;
-  tuples (and named tuples) are immutable, so a tuple holding an array is **rebuilt** and the
-  new tuple is returned and stored back where it was found. A tuple holding only Params and
-  objects is moved in place and returned itself. Sets and frozensets hold no arrays (arrays
-  are not hashable); their Params and objects are moved in place.
-
-Left as they are: numbers, strings, types, modules, NumPy scalars, and recorded ``Result``
-values (a value of a running computation; move its inputs instead). ``functools.partial``
-arguments are walked for Params and objects, but an array among them cannot be replaced and
-raises ``TypeError``.
-
-The default device (``set_device``, ``with device(...)``) is where new Params, initializers and
-``minibatch`` put their arrays.
+Owns the process-wide default (``set_device``), this thread's stack of scoped overrides
+(``with device(...)``) and :func:`on_default_device`, which ``Param`` and the initializers call.
+Does not own moving arrays (``backend.py``) or moving whole objects (``to_device`` in
+``walk.py``). Imports only ``backend``, so that ``tensor.py`` can use it.
 """
 
 from __future__ import annotations
 
-import functools
-import types
+import threading
 from typing import Any
 
 import numpy as np
 
 from . import backend
-from .backend import (
-    TransferCount,
-    count_transfers,
-    default_device,
-    gpu_available,
-    is_array,
-)
-from .tape import Tape
-from .tensor import Param, Tensor
 
-__all__ = [
-    "to_device", "set_device", "device", "default_device", "gpu_available",
-    "count_transfers", "TransferCount",
-]
-
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type, types.ModuleType, range,
-          np.dtype, np.generic, types.BuiltinFunctionType, np.ufunc, types.CodeType)
+__all__ = ["set_device", "device", "default_device", "checked_device", "on_default_device"]
 
 
-def to_device(obj: Any, device: str) -> Any:
-    """``obj`` with every array reachable from it on ``device``; see the module doc.
+_GLOBAL_DEFAULT = ["cpu"]  # a one-item list so that set_device changes it in place
+_LOCAL = threading.local()  # .stack: this thread's ``with device(...)`` scopes, innermost last
 
-    Args:
-        obj: an array, a ``Param``, a model or any nesting of lists, tuples, dicts and objects.
-        device: ``"cpu"``, ``"gpu"`` (GPU 0), ``"gpu:N"`` (``"cuda:N"`` is accepted too).
 
-    Returns:
-        ``obj`` itself (moved in place), except for an array (its copy on ``device``) and a
-        tuple that holds arrays (a new tuple).
+def default_device() -> str:
+    """The device new Params, initializers and minibatches go to: ``"cpu"`` or ``"gpu:N"``.
 
-    Raises:
-        RuntimeError: a GPU is asked for and CuPy is not installed, or sees no such GPU.
-        ValueError: ``device`` is not a device name.
-
-    Example:
-        >>> import numpy as np
-        >>> import minitorch_ag as ag
-        >>> class Affine:
-        ...     def __init__(self):
-        ...         self.w = ag.Param(np.ones((2, 2)))
-        ...         self.scale = np.ones(2)
-        >>> m = Affine()
-        >>> ag.to_device(m, "cpu") is m
-        True
+    The innermost ``with minitorch_ag.device(...)`` of this thread if any, else the device
+    last given to ``minitorch_ag.set_device`` (``"cpu"`` at start).
     """
-    name = backend.checked_device(device, "to_device")
-    return _Mover(name).move(obj)
+    stack = getattr(_LOCAL, "stack", None)
+    return stack[-1] if stack else _GLOBAL_DEFAULT[0]
 
 
-class _Mover:
-    """One walk of ``to_device``: the target device and the objects already seen."""
+def checked_device(device: str | None, who: str) -> str:
+    """The canonical name of ``device``, after checking that a GPU asked for is usable."""
+    name = backend.device_name(device)
+    if name != "cpu":
+        try:
+            backend._cupy_for(backend.parse_device(name)[1])
+        except RuntimeError as e:
+            raise RuntimeError(f"{who}({device!r}): {e}") from e
+    return name
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.done: dict[int, Any] = {}  # id -> what the object became (itself, or a new tuple)
-        self.keep: list[Any] = []  # keeps visited objects alive so that their ids stay unique
 
-    def move(self, x: Any) -> Any:
-        if x is None or isinstance(x, _ATOMS):
-            return x
-        if is_array(x):
-            key = id(x)
-            if key not in self.done:  # an array shared by two places becomes one moved array
-                self.keep.append(x)
-                self.done[key] = backend.to_device(x, self.name)
-            return self.done[key]
-        key = id(x)
-        if key in self.done:
-            return self.done[key]
-        self.keep.append(x)
-        self.done[key] = x  # provisional: a cycle back to x finds x itself
-        if isinstance(x, Param):
-            self._param(x)
-        elif isinstance(x, (Tensor, Tape)):
-            pass
-        elif isinstance(x, tuple):
-            self.done[key] = x = self._tuple(x)
-        elif isinstance(x, list):
-            for i, v in enumerate(x):
-                new = self.move(v)
-                if new is not v:
-                    x[i] = new
-        elif isinstance(x, dict):
-            for k, v in list(x.items()):
-                new = self.move(v)
-                if new is not v:
-                    x[k] = new
-        elif isinstance(x, (set, frozenset)):
-            for v in sorted(x, key=id):
-                self.move(v)
-        elif isinstance(x, types.FunctionType):
-            for cell in x.__closure__ or ():
-                try:
-                    v = cell.cell_contents
-                except ValueError:  # an empty cell
-                    continue
-                new = self.move(v)
-                if new is not v:
-                    cell.cell_contents = new
-        elif isinstance(x, types.MethodType):
-            self.move(x.__self__)
-        elif isinstance(x, functools.partial):
-            self._partial(x)
-        else:
-            self._attributes(x)
+def set_default(device: str | None) -> str:
+    """Set the process-wide default device (checked); return the previous one."""
+    name = checked_device(device, "set_device")
+    previous = _GLOBAL_DEFAULT[0]
+    _GLOBAL_DEFAULT[0] = name
+    return previous
+
+
+def push_default(name: str) -> None:
+    """Enter a scoped default device on this thread (``name`` already checked)."""
+    stack = getattr(_LOCAL, "stack", None)
+    if stack is None:
+        stack = _LOCAL.stack = []
+    stack.append(name)
+
+
+def pop_default() -> None:
+    """Leave the innermost scoped default device of this thread."""
+    _LOCAL.stack.pop()
+
+
+def on_default_device(x: Any) -> Any:
+    """A host (NumPy) array ``x`` moved to the default device when that is a GPU.
+
+    Anything else is returned as it is: numbers, arrays already on a GPU (a CuPy array given
+    to ``Param`` stays where the user put it), and everything while the default is the CPU.
+    Called where the library creates arrays for the user (Params, initializers); on the CPU it
+    costs one thread-local look-up and does not count as a transfer.
+    """
+    name = default_device()
+    if name == "cpu" or not isinstance(x, np.ndarray):
         return x
-
-    def _param(self, p: Param) -> None:
-        v = p.value
-        new = self.move(v)
-        if new is not v:
-            p.value = new
-        if p.opt is not None:
-            self.move(p.opt)
-
-    def _tuple(self, t: tuple) -> tuple:
-        items = [self.move(v) for v in t]
-        if all(a is b for a, b in zip(items, t, strict=True)):
-            return t
-        return type(t)(*items) if hasattr(t, "_fields") else type(t)(items)
-
-    def _partial(self, f: functools.partial) -> None:
-        for v in (f.func, *f.args, *f.keywords.values()):
-            if self.move(v) is not v:
-                raise TypeError(
-                    f"to_device: a functools.partial holds an array argument "
-                    f"({type(v).__name__} of shape {getattr(v, 'shape', '?')}) that cannot be "
-                    f"replaced in place; move the array before making the partial"
-                )
-
-    def _attributes(self, obj: Any) -> None:
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict):
-            for k, v in list(d.items()):
-                new = self.move(v)
-                if new is not v:
-                    d[k] = new
-        for cls in type(obj).__mro__:
-            slots = cls.__dict__.get("__slots__", ())
-            for slot in (slots,) if isinstance(slots, str) else slots:
-                if slot in ("__dict__", "__weakref__") or not hasattr(obj, slot):
-                    continue
-                v = getattr(obj, slot)
-                new = self.move(v)
-                if new is not v:
-                    setattr(obj, slot, new)
+    return backend.to_device(x, name)
 
 
 def set_device(device: str | None) -> str:
@@ -205,7 +99,7 @@ def set_device(device: str | None) -> str:
         >>> ag.default_device()
         'cpu'
     """
-    return backend.set_default(device)
+    return set_default(device)
 
 
 class device:  # noqa: N801 - a context manager used as ``with ag.device("gpu"):``
@@ -222,14 +116,14 @@ class device:  # noqa: N801 - a context manager used as ``with ag.device("gpu"):
     """
 
     def __init__(self, device: str | None) -> None:
-        self.name = backend.checked_device(device, "device")
+        self.name = checked_device(device, "device")
 
     def __enter__(self) -> str:
-        backend.push_default(self.name)
+        push_default(self.name)
         return self.name
 
     def __exit__(self, *exc: Any) -> None:
-        backend.pop_default()
+        pop_default()
 
     def __repr__(self) -> str:
         return f"device({self.name!r})"

@@ -1,8 +1,24 @@
-"""``primitive`` and ``zerograd``: how a function becomes differentiable (API.md §5).
+"""The rule author's whole surface: everything a gradient rule file or a layer needs.
 
 ``primitive(fn, *grads)`` builds the :class:`~minitorch_ag.registry.Primitive` record, registers
 it under ``fn`` (so that ``fn`` called through NumPy's protocols on Tensors records too) and
-returns a wrapper that records when called directly.
+returns a wrapper that records when called directly; ``zerograd(fn)`` registers a
+function whose result is never tracked. Besides those, this module gathers, from the core
+modules that own them, what rules and layers use:
+
+* registering: ``register(fn, Primitive(...))`` for a record built by hand (a gufunc whose
+  rules need its keywords), ``lookup(fn)``;
+* values: ``raw(x)`` (the plain value under any Tensor wrappers, for shapes and dtypes),
+  ``constant(x)`` (a value marked constant to every tape, what ``ag.value`` does),
+  ``is_tracked(x)``, ``recording()``, the types ``Tensor``, ``Param`` and ``Sparse``, and
+  ``astype`` (``x.astype(dtype)`` as a function);
+* ``refuse_higher_order(...)`` for a rule that computes on plain values;
+* axes of reductions: ``reduced_axes``, ``keep_dims``;
+* in-place NumPy functions: ``in_place(fn, writer)`` and ``update`` (copy-on-write);
+* ``on_default_device(x)`` for layers' initial arrays.
+
+Rules files (``rules/``) and ``nn`` import only this module, ``backend`` and NumPy
+(``tests/test_imports.py`` checks it). Does not own any of the machinery it re-exports.
 """
 
 from __future__ import annotations
@@ -13,15 +29,24 @@ from typing import Any
 
 import numpy as np
 
-from .registry import Primitive, register
-from .tensor import call
+from . import tensor as _tensor
+from .device import on_default_device
+from .inplace import update
+from .registry import IN_PLACE, Primitive, lookup, register
+from .sparse import Sparse
+from .tape import STATE, Tape, freeze, recording
+from .tensor import Param, Tensor, astype, is_tracked, raw
 
-__all__ = ["primitive", "zerograd"]
+__all__ = [
+    "primitive", "zerograd", "register", "lookup", "Primitive", "raw", "constant", "is_tracked",
+    "recording", "Tensor", "Param", "Sparse", "astype", "refuse_higher_order", "reduced_axes",
+    "keep_dims", "in_place", "update", "on_default_device",
+]
 
 
 def _wrap(prim: Primitive) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return call(prim, args, kwargs)
+        return _tensor.call(prim, args, kwargs)  # looked up per call: tools may set_call
 
     try:
         functools.update_wrapper(wrapper, prim.fn)
@@ -120,3 +145,69 @@ def zerograd(fn: Callable[..., Any], name: str | None = None) -> Callable[..., A
     prim = Primitive(fn, (), name=name, zerograd=True, ufunc=isinstance(fn, np.ufunc))
     register(fn, prim)
     return _wrap(prim)
+
+
+# ----------------------------------------------------------------------------------------
+# Helpers for rules and layers
+# ----------------------------------------------------------------------------------------
+
+
+def constant(x: Any) -> Any:
+    """The value inside a Tensor or Tape (a Sparse gradient densified), a constant to every tape.
+
+    What ``ag.value`` does. Inside ``diff`` this detaches: the value is a constant to the
+    innermost tape, which keeps that array, so it is read-only until recording stops.
+    """
+    if isinstance(x, (Tensor, Tape)):
+        v = x.value
+        if STATE.stack and v.__class__ is np.ndarray:
+            freeze(v)
+        return v
+    if isinstance(x, Sparse):
+        return x.to_dense()
+    return x
+
+
+def refuse_higher_order(name: str, why: str, *values: Any, fix: str = "") -> None:
+    """Raise ``TypeError`` when a rule that computes on plain values is being recorded.
+
+    Such a rule gives an exact first derivative, but its plain intermediate values would be
+    constants to the outer tapes: their second derivative would be silently wrong.
+    """
+    if any(isinstance(v, Tensor) for v in values):
+        shape = next((np.shape(raw(v)) for v in values if v is not None), ())
+        raise TypeError(
+            f"{name}: higher-order gradients {why} (argument of shape {shape}) are not "
+            f"supported (the first derivative is exact); "
+            f"{fix or 'differentiate once, or avoid this case'}"
+        )
+
+
+def reduced_axes(ndim: int, axis: Any) -> tuple[int, ...]:
+    """``axis`` (``None``, an int or a tuple, negatives allowed) as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(int(a) % ndim for a in axis)) if ndim else ()
+    return (int(axis) % ndim,) if ndim else ()
+
+
+def keep_dims(v: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """``v``, the result of reducing ``x`` over ``axis``, reshaped as if ``keepdims=True``.
+
+    The result broadcasts against ``x``; the framework broadcasts a rule's gradient up to its
+    argument's shape, so reduction rules can return this directly.
+    """
+    if axis is None or (keepdims is not np._NoValue and keepdims):
+        return v
+    shape = np.shape(x)
+    axes = reduced_axes(len(shape), axis)
+    return np.reshape(v, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+def in_place(fn: Any, writer: Callable[..., Any]) -> None:
+    """Record NumPy function ``fn``, which writes into an argument, with ``writer`` while a
+    tracked Tensor is involved; ``writer`` takes ``fn``'s arguments and calls :func:`update`.
+    """
+    IN_PLACE[fn] = writer
+

@@ -1,9 +1,12 @@
 """The record of every primitive: the function, its gradient rules and how it is called.
 
-Data only. ``PRIMITIVES`` maps a function (a NumPy ufunc, a NumPy array function, or a user
-function given to :func:`minitorch_ag.primitive`) to its :class:`Primitive`; the Tensor protocols
-look functions up here, so registering a rule for ``np.hypot`` makes ``np.hypot(x, y)`` on
-Tensors differentiable everywhere.
+Data only, at the bottom of the imports (it imports nothing of the package). ``PRIMITIVES``
+maps a function (a NumPy ufunc, a NumPy array function, or a user function given to
+:func:`minitorch_ag.primitive`) to its :class:`Primitive`; the Tensor protocols look functions
+up here, so registering a rule for ``np.hypot`` makes ``np.hypot(x, y)`` on Tensors
+differentiable everywhere. ``IN_PLACE`` holds the copy-on-write writers (``inplace.py``), and
+listeners (tools) hear of registrations and of missing rules. Does not own calling or
+differentiating anything.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PRIMITIVES", "Primitive", "lookup", "register"]
+__all__ = ["PRIMITIVES", "IN_PLACE", "Primitive", "Listener", "lookup", "register",
+           "add_listener", "remove_listener", "missing_rule"]
 
 
 class Primitive:
@@ -74,11 +78,68 @@ PRIMITIVES: dict[Any, Primitive] = {}
 
 
 def register(fn: Any, prim: Primitive) -> Primitive:
-    """Record ``prim`` as the way to differentiate ``fn`` (replacing any earlier rule)."""
+    """Record ``prim`` as the way to differentiate ``fn`` (replacing any earlier rule).
+
+    Every listener is told (:meth:`Listener.registered`), so that a tool which wraps the
+    records (the profiler) wraps this one too.
+    """
     PRIMITIVES[fn] = prim
+    for listener in tuple(_LISTENERS):
+        listener.registered(prim)
     return prim
 
 
 def lookup(fn: Any) -> Primitive | None:
     """The primitive registered for ``fn``, or ``None``."""
     return PRIMITIVES.get(fn)
+
+
+# How writing into a tracked Tensor is recorded (copy-on-write, ``inplace.py``): NumPy
+# functions that write into an argument (``np.put``, ``np.copyto`` ...) map to the function that
+# records the same update, and the Tensor's own in-place syntax is found under how it is written
+# (``"x[...] = v"``, ``"x op= y"``, ``"x.sort()"``, ``"x.partition()"``). ``tensor.py`` looks the
+# writers up here so that it need not import ``inplace.py``; a NumPy function without an entry
+# is refused on tracked values like any other function without a gradient rule.
+IN_PLACE: dict[Any, Callable[..., Any]] = {}
+
+
+# ----------------------------------------------------------------------------------------
+# Listeners: how tools follow the registry without the core knowing them
+# ----------------------------------------------------------------------------------------
+
+
+class Listener:
+    """What a tool hears from the registry; each method does nothing unless overridden."""
+
+    def registered(self, prim: Primitive) -> None:
+        """``prim`` was just registered (a rule defined, or replaced, at run time)."""
+
+    def missing_rule(self, name: str) -> bool:
+        """Function ``name`` has no gradient rule and was reached on a tracked value.
+
+        Return True to have it computed on plain values (its result is then a constant)
+        instead of raising ``TypeError``: ``ag.check_differentiable`` lists such functions.
+        """
+        return False
+
+
+_LISTENERS: list[Listener] = []  # empty unless a tool is active: registering pays one test
+
+
+def add_listener(listener: Listener) -> None:
+    """Start telling ``listener`` about registrations and missing rules."""
+    _LISTENERS.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    """Stop telling ``listener`` (nothing happens if it was not listening)."""
+    for i in range(len(_LISTENERS) - 1, -1, -1):
+        if _LISTENERS[i] is listener:
+            del _LISTENERS[i]
+            return
+
+
+def missing_rule(name: str) -> bool:
+    """True when a listener accepts computing ``name`` without a gradient (see ``Listener``)."""
+    return any([listener.missing_rule(name) for listener in tuple(_LISTENERS)])  # all hear it
+

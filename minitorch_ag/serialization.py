@@ -18,21 +18,19 @@ truncated file; the zip format's CRC-32 of every entry catches later damage on l
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import stat
 import tempfile
-import types
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .api import _ATOMS, _cell_filled, params
+from .api import params
 from .backend import array_module, is_array
-from .tape import Tape
 from .tensor import Param, Tensor
+from .walk import children, is_opaque
 
 __all__ = ["save", "load", "state_dict", "load_state_dict"]
 
@@ -72,34 +70,6 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _named_children(obj: Any) -> Iterator[tuple[str, Any]]:
-    """What the walk enters from ``obj``, each with the name of its step (as ``params``)."""
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            yield str(k), v
-    elif isinstance(obj, (list, tuple)):
-        yield from ((str(i), v) for i, v in enumerate(obj))
-    elif isinstance(obj, types.FunctionType):
-        cells = obj.__closure__ or ()
-        for name, cell in zip(obj.__code__.co_freevars, cells, strict=True):
-            if _cell_filled(cell):
-                yield name, cell.cell_contents
-    elif isinstance(obj, types.MethodType):
-        yield "", obj.__self__
-    elif isinstance(obj, functools.partial):
-        yield "func", obj.func
-        yield from ((f"args.{i}", v) for i, v in enumerate(obj.args))
-        yield from ((f"keywords.{k}", v) for k, v in obj.keywords.items())
-    elif not isinstance(obj, (set, frozenset)):  # a set has no stable order to name by
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict):
-            yield from d.items()
-        for cls in type(obj).__mro__:
-            for slot in cls.__dict__.get("__slots__", ()):
-                if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
-                    yield slot, getattr(obj, slot)
-
-
 def _entries(model: Any, who: str) -> list[_Entry]:
     """Every Param and buffer of ``model`` with its name, depth first, each once."""
     found: list[_Entry] = []
@@ -112,7 +82,7 @@ def _entries(model: Any, who: str) -> list[_Entry]:
                 seen.add(id(x))
                 found.append(_Entry(name, x))
             continue
-        if x is None or isinstance(x, (Tensor, Tape, *_ATOMS)) or is_array(x) or id(x) in seen:
+        if is_opaque(x) or id(x) in seen:
             continue
         seen.add(id(x))
         for attr in getattr(type(x), "state_buffers", ()):
@@ -120,7 +90,7 @@ def _entries(model: Any, who: str) -> list[_Entry]:
             if buf is not None and id(buf) not in seen:
                 seen.add(id(buf))
                 found.append(_Entry(_join(name, attr), None, x, attr))
-        todo.extend(reversed([(_join(name, k), v) for k, v in _named_children(x)]))
+        todo.extend(reversed([(_join(name, k), v) for k, v, _ in children(x) if k is not None]))
     named = {id(e.param) for e in found if e.param is not None}
     unnamed = [p for p in params(model) if id(p) not in named]
     if unnamed:

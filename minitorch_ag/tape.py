@@ -1,5 +1,9 @@
 """Tapes, the recording stack and the backward sweep.
 
+Owns the Tape, this thread's stack of recording tapes, freezing saved arrays, ``unbroadcast``
+and the one reverse loop of the backward pass. Does not own the nodes' type or how a call
+records (``tensor.py``), nor copy-on-write (``inplace.py``).
+
 How differentiation works, in four steps:
 
 1. ``diff`` pushes a new :class:`Tape` on this thread's stack of active tapes. Its *level* is
@@ -22,7 +26,7 @@ How differentiation works, in four steps:
    released as soon as the loop is past it.
 
 Two invariants keep saved arrays intact while recording. In-place updates of tracked values
-(``x[i] = v``, ``x += y``) are recorded copy-on-write (see ``tensor.py``), and the plain NumPy
+(``x[i] = v``, ``x += y``) are recorded copy-on-write (see ``inplace.py``), and the plain NumPy
 arrays a tape saves (constant arguments, the values of Params and of the function interface's
 arguments) are made read-only (:func:`freeze`) until the outermost recording stops, when their
 ``writeable`` flags are restored exactly as they were.
@@ -108,7 +112,7 @@ class Tape:
         self.mark = TapeMark(level)
         self.leaves: dict[int, Any] = {}  # id(param) -> its leaf node on this tape
         # moved: id(node) -> Tensor, for the nodes an in-place update moved out of the Tensor
-        # object the program holds, which now stands for the updated value (tensor.update);
+        # object the program holds, which now stands for the updated value (inplace.update);
         # renamed: id(that Tensor) -> the moved node, for the function interface's arguments,
         # whose gradient is read from their leaf.
         self.moved: dict[int, Any] = {}
@@ -125,6 +129,15 @@ class Tape:
 
     def __float__(self) -> float:
         return float(self.value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names the class lacks: a PyTorch habit gets a pointer to our way.
+        if name in ("backward", "grad", "zero_grad"):
+            raise AttributeError(
+                f"Tape has no {name}: minitorch_ag runs the backward pass when a gradient is "
+                f"asked for. Call grad(tape, p) for each Param p (ag.params(tape) lists them; "
+                f"optim.update_ or the training loops such as optim.adam do it for a model)")
+        raise AttributeError(f"'Tape' object has no attribute {name!r}")
 
     def item(self) -> Any:
         """The result as a Python number."""

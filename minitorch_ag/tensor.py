@@ -1,36 +1,35 @@
 """Tensors: ``Param`` (user parameters) and ``Result`` (recorded values), and how calls record.
 
+Owns the Tensor types, their operators and NumPy's protocols, and the recording call. Does not
+own the tape and the backward sweep (``tape.py``), copy-on-write for in-place updates
+(``inplace.py``, found through ``registry.IN_PLACE``), gradient rules (``rules/``) or the
+default device (``device.py``).
+
 A Tensor wraps a value. Outside ``diff`` it behaves like that value: operators and NumPy
 functions return plain NumPy results. While recording, every call that involves a tracked
 Tensor goes through :func:`call`, which unwraps the arguments by one level, computes the
 primitive and appends a ``Result`` node to the innermost tape involved (see ``tape.py`` for the
 whole algorithm). Python operators reach :func:`call` directly; ``np.*`` functions reach it
 through NumPy's ``__array_ufunc__`` and ``__array_function__`` protocols, looked up in the
-registry of primitives.
-
-While recording, an in-place update of a tracked Tensor (``x[i] = v``, ``x += y``, ``x.fill``,
-``np.put(x, ...)`` ...) is recorded copy-on-write by :func:`update`: the new value is computed
-into a new array by a primitive, the node state of the old value moves into a fresh ``Result``
-that the earlier nodes are re-pointed to, and the Python object ``x`` takes the new node's
-state. Nothing the tape saved is overwritten, and ``x`` stands for the new value afterwards.
+registry of primitives. Every operator and ndarray method is written in the class body.
 """
 
 from __future__ import annotations
 
 import inspect
 import operator
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .backend import is_array, on_default_device
-from .registry import PRIMITIVES, Primitive
+from .backend import is_array
+from .device import on_default_device
+from .registry import IN_PLACE, PRIMITIVES, Primitive, _name_of, missing_rule
 from .tape import ITEM, STATE, Tape, TapeMark, freeze
 
-__all__ = ["Tensor", "Param", "Result", "call", "raw", "is_tracked", "dispatch", "update",
-           "IN_PLACE"]
+__all__ = ["Tensor", "Param", "Result", "call", "set_call", "raw", "is_tracked", "dispatch",
+           "astype", "METHODS"]
 
 _ndarray = np.ndarray
 
@@ -95,7 +94,7 @@ class Tensor:
         v = raw(self)
         return v.tolist() if hasattr(v, "tolist") else v
 
-    # Piecewise constant: no gradient to lose, and control flow needs them (API.md §9).
+    # Piecewise constant: no gradient to lose, and control flow needs them.
     def __bool__(self) -> bool:
         return bool(raw(self))
 
@@ -121,8 +120,6 @@ class Tensor:
 
     def __format__(self, spec: str) -> str:
         return format(raw(self), spec) if spec else repr(self)
-
-    __hash__ = object.__hash__  # identity, as for torch.Tensor: == is elementwise
 
     # -- array attributes --------------------------------------------------------------
 
@@ -187,14 +184,11 @@ class Tensor:
     def __setitem__(self, index: Any, v: Any) -> None:
         index = _plain_index(index)
         if STATE.stack and (is_tracked(self) or is_tracked(v)):
-            if _is_own_view(self, index, v):
-                return  # x[i] = x[i], the last step of x[i] += y (see update): nothing changes
-            setitem = PRIMITIVES[operator.setitem]
-            update(self, lambda x: call(setitem, (x, index, v)), "x[...] = v", index)
-            return
-        raw(self)[index] = raw(v)
+            IN_PLACE["x[...] = v"](self, index, v)  # copy-on-write (inplace.py)
+        else:
+            raw(self)[index] = raw(v)
 
-    # -- in-place methods of ndarray: copy-on-write while recording ------------------------
+    # -- in-place methods of ndarray: copy-on-write while recording (inplace.py) -----------
 
     def fill(self, value: Any) -> None:
         """Set every element to ``value``, as ``ndarray.fill`` (recorded while tracked)."""
@@ -203,8 +197,7 @@ class Tensor:
     def sort(self, axis: int = -1, kind: Any = None, order: Any = None) -> None:
         """Sort in place, as ``ndarray.sort`` (recorded as ``x = np.sort(x)`` while tracked)."""
         if STATE.stack and is_tracked(self):
-            update(self, lambda x: dispatch(np.sort, (x,), _kw(axis=axis, kind=kind,
-                                                               order=order)), "x.sort()")
+            IN_PLACE["x.sort()"](self, axis, kind, order)
         else:
             raw(self).sort(axis=axis, kind=kind, order=order)
 
@@ -212,8 +205,7 @@ class Tensor:
                   order: Any = None) -> None:
         """Partition in place, as ``ndarray.partition`` (recorded as ``np.partition``)."""
         if STATE.stack and is_tracked(self):
-            update(self, lambda x: dispatch(np.partition, (x, kth),
-                                            _kw(axis=axis, order=order)), "x.partition()")
+            IN_PLACE["x.partition()"](self, kth, axis, order)
         else:
             raw(self).partition(kth, axis=axis, kind=kind, order=order)
 
@@ -231,7 +223,7 @@ class Tensor:
             )
         raw(self).resize(*shape, refcheck=refcheck)
 
-    # -- methods that mirror ndarray's -------------------------------------------------
+    # -- methods that mirror ndarray's: each is its NumPy function (see METHODS) -----------
 
     def reshape(self, *shape: Any, order: str = "C") -> Any:
         """Same as ``np.reshape(x, shape)``; accepts ``x.reshape(2, 3)`` and ``((2, 3))``."""
@@ -247,11 +239,103 @@ class Tensor:
 
     def astype(self, dtype: Any, **kwargs: Any) -> Any:
         """The value cast to ``dtype`` (differentiable between float dtypes)."""
-        return call(PRIMITIVES[_astype], (self, np.dtype(dtype)), _NOKW)
+        return call(PRIMITIVES[astype], (self, np.dtype(dtype)), _NOKW)
 
     def flatten(self, order: str = "C") -> Any:
         """A 1-d copy of the value, as ``ndarray.flatten``."""
         return dispatch(np.ravel, (self,), {"order": order} if order != "C" else _NOKW)
+
+    def compress(self, condition: Any, axis: Any = None, out: Any = None) -> Any:
+        """Same as ``np.compress(condition, x, axis)`` (the condition comes first there)."""
+        return dispatch(np.compress, (condition, self), {"axis": axis, "out": out})
+
+    def sum(self, *a: Any, **k: Any) -> Any: return dispatch(np.sum, (self, *a), k)
+    def mean(self, *a: Any, **k: Any) -> Any: return dispatch(np.mean, (self, *a), k)
+    def max(self, *a: Any, **k: Any) -> Any: return dispatch(np.max, (self, *a), k)
+    def min(self, *a: Any, **k: Any) -> Any: return dispatch(np.min, (self, *a), k)
+    def prod(self, *a: Any, **k: Any) -> Any: return dispatch(np.prod, (self, *a), k)
+    def std(self, *a: Any, **k: Any) -> Any: return dispatch(np.std, (self, *a), k)
+    def var(self, *a: Any, **k: Any) -> Any: return dispatch(np.var, (self, *a), k)
+    def dot(self, *a: Any, **k: Any) -> Any: return dispatch(np.dot, (self, *a), k)
+    def ravel(self, *a: Any, **k: Any) -> Any: return dispatch(np.ravel, (self, *a), k)
+    def squeeze(self, *a: Any, **k: Any) -> Any: return dispatch(np.squeeze, (self, *a), k)
+    def clip(self, *a: Any, **k: Any) -> Any: return dispatch(np.clip, (self, *a), k)
+    def copy(self, *a: Any, **k: Any) -> Any: return dispatch(np.copy, (self, *a), k)
+    def argmax(self, *a: Any, **k: Any) -> Any: return dispatch(np.argmax, (self, *a), k)
+    def argmin(self, *a: Any, **k: Any) -> Any: return dispatch(np.argmin, (self, *a), k)
+    def argsort(self, *a: Any, **k: Any) -> Any: return dispatch(np.argsort, (self, *a), k)
+    def all(self, *a: Any, **k: Any) -> Any: return dispatch(np.all, (self, *a), k)
+    def any(self, *a: Any, **k: Any) -> Any: return dispatch(np.any, (self, *a), k)
+    def cumsum(self, *a: Any, **k: Any) -> Any: return dispatch(np.cumsum, (self, *a), k)
+    def cumprod(self, *a: Any, **k: Any) -> Any: return dispatch(np.cumprod, (self, *a), k)
+    def round(self, *a: Any, **k: Any) -> Any: return dispatch(np.round, (self, *a), k)
+    def repeat(self, *a: Any, **k: Any) -> Any: return dispatch(np.repeat, (self, *a), k)
+    def take(self, *a: Any, **k: Any) -> Any: return dispatch(np.take, (self, *a), k)
+    def trace(self, *a: Any, **k: Any) -> Any: return dispatch(np.trace, (self, *a), k)
+    def diagonal(self, *a: Any, **k: Any) -> Any: return dispatch(np.diagonal, (self, *a), k)
+    def nonzero(self, *a: Any, **k: Any) -> Any: return dispatch(np.nonzero, (self, *a), k)
+    def swapaxes(self, *a: Any, **k: Any) -> Any: return dispatch(np.swapaxes, (self, *a), k)
+    def conj(self, *a: Any, **k: Any) -> Any: return dispatch(np.conjugate, (self, *a), k)
+    def conjugate(self, *a: Any, **k: Any) -> Any: return dispatch(np.conjugate, (self, *a), k)
+    def choose(self, *a: Any, **k: Any) -> Any: return dispatch(np.choose, (self, *a), k)
+    def searchsorted(self, *a: Any, **k: Any) -> Any: return dispatch(np.searchsorted, (self, *a), k)  # noqa: E501
+    def argpartition(self, *a: Any, **k: Any) -> Any: return dispatch(np.argpartition, (self, *a), k)  # noqa: E501
+
+    # -- operators: ``x op y`` is the ufunc's primitive; ``x op= y`` is copy-on-write ------
+
+    def __add__(self, y: Any) -> Any: return call(PRIMITIVES[np.add], (self, y), _NOKW)
+    def __radd__(self, y: Any) -> Any: return call(PRIMITIVES[np.add], (y, self), _NOKW)
+    def __iadd__(self, y: Any) -> Any: return _in_place(self, y, np.add, "x += y")
+    def __sub__(self, y: Any) -> Any: return call(PRIMITIVES[np.subtract], (self, y), _NOKW)
+    def __rsub__(self, y: Any) -> Any: return call(PRIMITIVES[np.subtract], (y, self), _NOKW)
+    def __isub__(self, y: Any) -> Any: return _in_place(self, y, np.subtract, "x -= y")
+    def __mul__(self, y: Any) -> Any: return call(PRIMITIVES[np.multiply], (self, y), _NOKW)
+    def __rmul__(self, y: Any) -> Any: return call(PRIMITIVES[np.multiply], (y, self), _NOKW)
+    def __imul__(self, y: Any) -> Any: return _in_place(self, y, np.multiply, "x *= y")
+    def __truediv__(self, y: Any) -> Any: return call(PRIMITIVES[np.true_divide], (self, y), _NOKW)
+    def __rtruediv__(self, y: Any) -> Any: return call(PRIMITIVES[np.true_divide], (y, self), _NOKW)
+    def __itruediv__(self, y: Any) -> Any: return _in_place(self, y, np.true_divide, "x /= y")
+    def __floordiv__(self, y: Any) -> Any: return call(PRIMITIVES[np.floor_divide], (self, y), _NOKW)  # noqa: E501
+    def __rfloordiv__(self, y: Any) -> Any: return call(PRIMITIVES[np.floor_divide], (y, self), _NOKW)  # noqa: E501
+    def __ifloordiv__(self, y: Any) -> Any: return _in_place(self, y, np.floor_divide, "x //= y")
+    def __mod__(self, y: Any) -> Any: return call(PRIMITIVES[np.remainder], (self, y), _NOKW)
+    def __rmod__(self, y: Any) -> Any: return call(PRIMITIVES[np.remainder], (y, self), _NOKW)
+    def __imod__(self, y: Any) -> Any: return _in_place(self, y, np.remainder, "x %= y")
+    def __matmul__(self, y: Any) -> Any: return call(PRIMITIVES[np.matmul], (self, y), _NOKW)
+    def __rmatmul__(self, y: Any) -> Any: return call(PRIMITIVES[np.matmul], (y, self), _NOKW)
+    def __imatmul__(self, y: Any) -> Any: return _in_place(self, y, np.matmul, "x @= y")
+    def __pow__(self, y: Any, mod: Any = None) -> Any: return _power(self, y, mod)
+    def __rpow__(self, y: Any) -> Any: return call(PRIMITIVES[np.power], (y, self), _NOKW)
+    def __ipow__(self, y: Any) -> Any: return _in_place(self, y, np.power, "x **= y")
+    def __and__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_and], (self, y), _NOKW)
+    def __rand__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_and], (y, self), _NOKW)
+    def __iand__(self, y: Any) -> Any: return _in_place(self, y, np.bitwise_and, "x &= y")
+    def __or__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_or], (self, y), _NOKW)
+    def __ror__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_or], (y, self), _NOKW)
+    def __ior__(self, y: Any) -> Any: return _in_place(self, y, np.bitwise_or, "x |= y")
+    def __xor__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_xor], (self, y), _NOKW)
+    def __rxor__(self, y: Any) -> Any: return call(PRIMITIVES[np.bitwise_xor], (y, self), _NOKW)
+    def __ixor__(self, y: Any) -> Any: return _in_place(self, y, np.bitwise_xor, "x ^= y")
+    def __lshift__(self, y: Any) -> Any: return call(PRIMITIVES[np.left_shift], (self, y), _NOKW)
+    def __rlshift__(self, y: Any) -> Any: return call(PRIMITIVES[np.left_shift], (y, self), _NOKW)
+    def __ilshift__(self, y: Any) -> Any: return _in_place(self, y, np.left_shift, "x <<= y")
+    def __rshift__(self, y: Any) -> Any: return call(PRIMITIVES[np.right_shift], (self, y), _NOKW)
+    def __rrshift__(self, y: Any) -> Any: return call(PRIMITIVES[np.right_shift], (y, self), _NOKW)
+    def __irshift__(self, y: Any) -> Any: return _in_place(self, y, np.right_shift, "x >>= y")
+    def __divmod__(self, y: Any) -> tuple[Any, Any]: return self // y, self % y
+    def __rdivmod__(self, y: Any) -> tuple[Any, Any]: return y // self, y % self
+    def __lt__(self, y: Any) -> Any: return call(PRIMITIVES[np.less], (self, y), _NOKW)
+    def __le__(self, y: Any) -> Any: return call(PRIMITIVES[np.less_equal], (self, y), _NOKW)
+    def __gt__(self, y: Any) -> Any: return call(PRIMITIVES[np.greater], (self, y), _NOKW)
+    def __ge__(self, y: Any) -> Any: return call(PRIMITIVES[np.greater_equal], (self, y), _NOKW)
+    def __eq__(self, y: Any) -> Any: return call(PRIMITIVES[np.equal], (self, y), _NOKW)
+    def __ne__(self, y: Any) -> Any: return call(PRIMITIVES[np.not_equal], (self, y), _NOKW)
+    def __neg__(self) -> Any: return call(PRIMITIVES[np.negative], (self,), _NOKW)
+    def __pos__(self) -> Any: return call(PRIMITIVES[np.positive], (self,), _NOKW)
+    def __abs__(self) -> Any: return call(PRIMITIVES[np.absolute], (self,), _NOKW)
+    def __invert__(self) -> Any: return call(PRIMITIVES[np.invert], (self,), _NOKW)
+
+    __hash__ = object.__hash__  # identity, as for torch.Tensor: == is elementwise
 
     def __copy__(self) -> Any:
         new = object.__new__(type(self))
@@ -262,155 +346,66 @@ class Tensor:
         return new
 
 
-def _method(func: Any, name: str) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return dispatch(func, (self, *args), kwargs)
-
-    method.__name__ = name
-    method.numpy_function = func  # type: ignore[attr-defined]  (read by ag.coverage())
-    method.__doc__ = f"Same as ``np.{func.__name__}(x, ...)``."
-    return method
-
-
-for _name, _func in (
-    ("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min), ("prod", np.prod),
-    ("std", np.std), ("var", np.var), ("dot", np.dot), ("ravel", np.ravel),
-    ("squeeze", np.squeeze), ("clip", np.clip), ("copy", np.copy), ("argmax", np.argmax),
-    ("argmin", np.argmin), ("argsort", np.argsort), ("all", np.all), ("any", np.any),
-    ("cumsum", np.cumsum), ("cumprod", np.cumprod), ("round", np.round), ("repeat", np.repeat),
-    ("take", np.take), ("trace", np.trace), ("diagonal", np.diagonal), ("nonzero", np.nonzero),
-    ("swapaxes", np.swapaxes), ("conj", np.conjugate), ("conjugate", np.conjugate),
-    ("choose", np.choose), ("searchsorted", np.searchsorted),
-    ("argpartition", np.argpartition),
-):
-    setattr(Tensor, _name, _method(_func, _name))
-
-
-def _compress(self: Tensor, condition: Any, axis: Any = None, out: Any = None) -> Any:
-    """Same as ``np.compress(condition, x, axis)`` (the condition comes first there)."""
-    return dispatch(np.compress, (condition, self), {"axis": axis, "out": out})
-
-
-_compress.numpy_function = np.compress  # type: ignore[attr-defined]
-Tensor.compress = _compress  # type: ignore[attr-defined]
-
-
-def _astype(x: Any, dtype: Any) -> Any:
-    """``x.astype(dtype)`` as a function, so that it can be a primitive."""
+def astype(x: Any, dtype: Any) -> Any:
+    """``x.astype(dtype)`` as a function, so that it can be a primitive (``rules/shape.py``)."""
     return x.astype(dtype)
 
 
-for _name, _func in (("reshape", np.reshape), ("transpose", np.transpose), ("flatten", np.ravel),
-                     ("astype", _astype), ("__getitem__", operator.getitem)):
-    getattr(Tensor, _name).numpy_function = _func
+# The NumPy function behind each Tensor method or operator that mirrors one: ``ag.coverage()``
+# lists a method as differentiable when its function has a gradient rule.
+METHODS: dict[str, Any] = {
+    "reshape": np.reshape, "transpose": np.transpose, "astype": astype, "flatten": np.ravel,
+    "compress": np.compress, "__getitem__": operator.getitem,
+    "sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod,
+    "std": np.std, "var": np.var, "dot": np.dot, "ravel": np.ravel, "squeeze": np.squeeze,
+    "clip": np.clip, "copy": np.copy, "argmax": np.argmax, "argmin": np.argmin,
+    "argsort": np.argsort, "all": np.all, "any": np.any, "cumsum": np.cumsum,
+    "cumprod": np.cumprod, "round": np.round, "repeat": np.repeat, "take": np.take,
+    "trace": np.trace, "diagonal": np.diagonal, "nonzero": np.nonzero,
+    "swapaxes": np.swapaxes, "conj": np.conjugate, "conjugate": np.conjugate,
+    "choose": np.choose, "searchsorted": np.searchsorted, "argpartition": np.argpartition,
+    "__add__": np.add, "__radd__": np.add, "__iadd__": np.add,
+    "__sub__": np.subtract, "__rsub__": np.subtract, "__isub__": np.subtract,
+    "__mul__": np.multiply, "__rmul__": np.multiply, "__imul__": np.multiply,
+    "__truediv__": np.true_divide, "__rtruediv__": np.true_divide,
+    "__itruediv__": np.true_divide, "__floordiv__": np.floor_divide,
+    "__rfloordiv__": np.floor_divide, "__ifloordiv__": np.floor_divide,
+    "__mod__": np.remainder, "__rmod__": np.remainder, "__imod__": np.remainder,
+    "__matmul__": np.matmul, "__rmatmul__": np.matmul, "__imatmul__": np.matmul,
+    "__pow__": np.power, "__rpow__": np.power, "__ipow__": np.power,
+    "__and__": np.bitwise_and, "__rand__": np.bitwise_and, "__iand__": np.bitwise_and,
+    "__or__": np.bitwise_or, "__ror__": np.bitwise_or, "__ior__": np.bitwise_or,
+    "__xor__": np.bitwise_xor, "__rxor__": np.bitwise_xor, "__ixor__": np.bitwise_xor,
+    "__lshift__": np.left_shift, "__rlshift__": np.left_shift, "__ilshift__": np.left_shift,
+    "__rshift__": np.right_shift, "__rrshift__": np.right_shift,
+    "__irshift__": np.right_shift, "__lt__": np.less, "__le__": np.less_equal,
+    "__gt__": np.greater, "__ge__": np.greater_equal, "__eq__": np.equal,
+    "__ne__": np.not_equal, "__neg__": np.negative, "__pos__": np.positive,
+    "__abs__": np.absolute, "__invert__": np.invert,
+}
 
 
-def _binary(ufunc: np.ufunc) -> tuple[Any, Any]:
-    prims = PRIMITIVES
-
-    def op(self: Tensor, other: Any) -> Any:
-        return call(prims[ufunc], (self, other), _NOKW)
-
-    def rop(self: Tensor, other: Any) -> Any:
-        return call(prims[ufunc], (other, self), _NOKW)
-
-    op.numpy_function = rop.numpy_function = ufunc  # type: ignore[attr-defined]
-    return op, rop
-
-
-def _unary(ufunc: np.ufunc) -> Any:
-    prims = PRIMITIVES
-
-    def op(self: Tensor) -> Any:
-        return call(prims[ufunc], (self,), _NOKW)
-
-    op.numpy_function = ufunc  # type: ignore[attr-defined]
-    return op
-
-
-_SYMBOLS = {"add": "+=", "subtract": "-=", "multiply": "*=", "true_divide": "/=",
-            "divide": "/=", "floor_divide": "//=", "remainder": "%=", "matmul": "@=",
-            "bitwise_and": "&=", "bitwise_or": "|=", "bitwise_xor": "^=", "left_shift": "<<=",
-            "right_shift": ">>=", "power": "**="}
-
-
-def _inplace(ufunc: np.ufunc) -> Any:
-    """``x op= y``: copy-on-write while recording (see :func:`update`), in place otherwise."""
-    prims = PRIMITIVES
-    name = f"np.{ufunc.__name__}"
-    symbol = _SYMBOLS.get(ufunc.__name__, "op=")
-
-    def iop(self: Tensor, other: Any) -> Any:
-        if STATE.stack and (is_tracked(self) or is_tracked(other)):
-            update(self, lambda x: _same_kind(call(prims[ufunc], (x, other), _NOKW), x, name),
-                   f"x {symbol} y")
-            return self
-        v = self.value
-        if is_array(v):
-            ufunc(v, raw(other), out=v)
-        else:
-            self.value = ufunc(raw(v), raw(other))
-        return self
-
-    iop.numpy_function = ufunc  # type: ignore[attr-defined]
-    return iop
-
-
-for _names, _ufunc in (
-    (("add", "radd", "iadd"), np.add),
-    (("sub", "rsub", "isub"), np.subtract),
-    (("mul", "rmul", "imul"), np.multiply),
-    (("truediv", "rtruediv", "itruediv"), np.true_divide),
-    (("floordiv", "rfloordiv", "ifloordiv"), np.floor_divide),
-    (("mod", "rmod", "imod"), np.remainder),
-    (("matmul", "rmatmul", "imatmul"), np.matmul),
-    (("and", "rand", "iand"), np.bitwise_and),
-    (("or", "ror", "ior"), np.bitwise_or),
-    (("xor", "rxor", "ixor"), np.bitwise_xor),
-    (("lshift", "rlshift", "ilshift"), np.left_shift),
-    (("rshift", "rrshift", "irshift"), np.right_shift),
-):
-    _op, _rop = _binary(_ufunc)
-    setattr(Tensor, f"__{_names[0]}__", _op)
-    setattr(Tensor, f"__{_names[1]}__", _rop)
-    setattr(Tensor, f"__{_names[2]}__", _inplace(_ufunc))
-
-for _name, _ufunc in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
-                      ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
-    setattr(Tensor, f"__{_name}__", _binary(_ufunc)[0])
-
-for _name, _ufunc in (("neg", np.negative), ("pos", np.positive), ("abs", np.absolute),
-                      ("invert", np.invert)):
-    setattr(Tensor, f"__{_name}__", _unary(_ufunc))
-
-
-def _pow(self: Tensor, other: Any, mod: Any = None) -> Any:
+def _power(x: Tensor, y: Any, mod: Any) -> Any:
+    """``x ** y``; the three-argument ``pow(x, y, mod)`` has no gradient and is refused."""
     if mod is not None:
         raise TypeError(
             f"pow(x, y, mod): the three-argument form has no gradient rule (x: "
-            f"{_describe(self)}); write (x ** y) % mod instead"
+            f"{_describe(x)}); write (x ** y) % mod instead"
         )
-    return call(PRIMITIVES[np.power], (self, other), _NOKW)
+    return call(PRIMITIVES[np.power], (x, y), _NOKW)
 
 
-def _rpow(self: Tensor, other: Any) -> Any:
-    return call(PRIMITIVES[np.power], (other, self), _NOKW)
-
-
-def _divmod(self: Tensor, other: Any) -> tuple[Any, Any]:
-    return self // other, self % other
-
-
-def _rdivmod(self: Tensor, other: Any) -> tuple[Any, Any]:
-    return other // self, other % self
-
-
-_pow.numpy_function = _rpow.numpy_function = np.power  # type: ignore[attr-defined]
-Tensor.__pow__ = _pow  # type: ignore[assignment]
-Tensor.__rpow__ = _rpow  # type: ignore[attr-defined]
-Tensor.__ipow__ = _inplace(np.power)  # type: ignore[attr-defined]
-Tensor.__divmod__ = _divmod  # type: ignore[attr-defined]
-Tensor.__rdivmod__ = _rdivmod  # type: ignore[attr-defined]
+def _in_place(x: Tensor, y: Any, ufunc: np.ufunc, what: str) -> Tensor:
+    """``x op= y``: copy-on-write while recording (inplace.py), into ``x.value`` otherwise."""
+    if STATE.stack and (is_tracked(x) or is_tracked(y)):
+        IN_PLACE["x op= y"](x, y, ufunc, what)
+        return x
+    v = x.value
+    if is_array(v):
+        ufunc(v, raw(y), out=v)
+    else:
+        x.value = ufunc(raw(v), raw(y))
+    return x
 
 
 class Param(Tensor):
@@ -477,7 +472,7 @@ class Result(Tensor):
     ``outgrad`` the gradient reaching it during the backward sweep.
     """
 
-    __slots__ = ("mark", "prim", "args", "kwargs", "parents", "outgrad")
+    __slots__ = ("mark", "prim", "args", "kwargs", "parents", "outgrad", "__weakref__")
 
     def __init__(self, value: Any, tape: Tape, prim: Any, args: tuple, kwargs: dict,
                  parents: tuple) -> None:
@@ -570,20 +565,17 @@ def _refuse_conversion(x: Tensor, what: str, alternative: str = "") -> None:
         )
 
 
-# When a list (check_differentiable's dry run), functions without a rule reached on tracked
-# values are appended to it and computed on plain values instead of raising.
-MISSING_RULES: list[str] | None = None
-
-
-def _refuse_if_tracked(name: str, args: Any) -> None:
+def _refuse_if_tracked(name: Any, args: Any) -> None:
     if STATE.stack and _any_tracked(args):
-        if MISSING_RULES is not None:
-            MISSING_RULES.append(name)
+        if not isinstance(name, str):  # a function: named here, off the path that succeeds
+            name = _name_of(name)
+        if missing_rule(name):  # a listener (check_differentiable) computes it plainly instead
             return
         raise TypeError(
             f"{name} has no gradient rule in minitorch_ag, and it was called on a tracked "
-            f"Tensor while recording. Define one with ag.primitive({name}, rule, ...) (see "
-            f"API.md §5), or pass ag.value(x) if no gradient should flow through it"
+            f"Tensor while recording. Define one with ag.primitive({name}, rule, ...) (the "
+            f"documentation's \"Extending with primitives\" page shows how), or pass "
+            f"ag.value(x) if no gradient should flow through it"
         )
 
 
@@ -893,216 +885,20 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
     in_place = IN_PLACE.get(func)
     if in_place is not None and STATE.stack and _any_tracked((args, kwargs)):
         return in_place(*args, **kwargs)
-    _refuse_if_tracked(f"np.{getattr(func, '__name__', func)}", (args, kwargs))
+    _refuse_if_tracked(func, (args, kwargs))  # named as np.linalg.eig, not np.eig
     return func(*_raw_deep(args), **_raw_deep(kwargs))
 
 
-# ----------------------------------------------------------------------------------------
-# In-place updates while recording: copy-on-write
-# ----------------------------------------------------------------------------------------
-
-# NumPy functions that write into an argument (np.put, np.copyto ...), mapped to functions that
-# record the same update with :func:`update` when a tracked Tensor is involved while recording.
-# Filled by ``rules/indexing.py``; without an entry such a function is refused like any other
-# function without a gradient rule.
-IN_PLACE: dict[Any, Callable[..., Any]] = {}
+ENGINE_CALL = call  # the engine's own; set_call(None) puts it back
 
 
-def _kw(**kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments that are not ``None`` (NumPy's defaults)."""
-    return {k: v for k, v in kwargs.items() if v is not None}
+def set_call(fn: Callable[..., Any] | None) -> None:
+    """Make ``fn`` the recording call that operators, NumPy's protocols and primitives use.
 
-
-def _same_kind(new: Any, x: Any, name: str) -> Any:
-    """``new`` cast to ``x``'s dtype, as NumPy's ``out=`` does with ``casting='same_kind'``."""
-    have, want = np.result_type(raw(new)), np.result_type(raw(x))
-    if have == want:
-        return new
-    if not np.can_cast(have, want, "same_kind"):
-        raise TypeError(
-            f"{name}: cannot cast the result from {have} to the dtype {want} of the Tensor "
-            f"updated in place (casting rule 'same_kind')"
-        )
-    return call(PRIMITIVES[_astype], (new, want), _NOKW)
-
-
-def _is_own_view(x: Tensor, index: Any, v: Any) -> bool:
-    """True when ``v`` is the live view ``x[index]`` (so ``x[index] = v`` changes nothing)."""
-    if not (isinstance(v, Result) and v.prim is PRIMITIVES.get(operator.getitem)
-            and v.parents and v.parents[0] is x):
-        return False
-    other = v.args[1]
-    if other is index:
-        return True
-    try:
-        return type(other) is type(index) and bool(other == index)
-    except (ValueError, TypeError):  # indices holding arrays: compare no further
-        return False
-
-
-def update(x: Tensor, compute: Callable[[Tensor], Any], what: str, index: Any = Ellipsis) -> None:
-    """Record an in-place update of ``x`` as copy-on-write: ``x`` then stands for ``compute(x)``.
-
-    ``compute`` builds the new value from ``x`` with recorded primitives (a fresh array: nothing
-    is written into an array the tape holds). The node state of the old value moves into a
-    new ``Result`` that the tape and every later node refer to instead of ``x``, and ``x``
-    takes over the state of the new node, so that the Python object ``x`` is the new value and
-    gradients reach the old value (and whatever ``compute`` wrote into it) as usual.
-
-    NumPy semantics that copy-on-write could not reproduce are refused with a ``TypeError``:
-    writing into a ``Param`` (a leaf, as PyTorch refuses), into a Tensor tracked on an outer
-    ``diff`` while an inner one records, into a view of another tracked array other than a
-    slice (NumPy would write through to that array; for ``t = x[i]`` views the update is
-    written back into ``x``), and into ``x`` while a view of it that the program still holds
-    would have to change too.
-
-    Args:
-        x: the Tensor updated in place.
-        compute: ``x -> new value`` (a Result on ``x``'s tape with ``x``'s shape and dtype).
-        what: how the update is written, for error messages (``"x[...] = v"``).
-        index: the part of ``x`` that changes (all of it by default): views of ``x`` that the
-            program holds must not overlap it.
+    ``fn(prim, args, kwargs)`` must do what :func:`call` does (a tool such as the profiler
+    passes a wrapper around ``ENGINE_CALL``); ``None`` restores the engine's own. While
+    nothing has been set the engine runs exactly its own code: this costs nothing when unused.
     """
-    stack = STATE.stack
-    if isinstance(x, Param):
-        raise TypeError(
-            f"{what}: x is a Param ({_describe(x)}), a leaf that diff differentiates with "
-            f"respect to; it cannot be updated in place while recording (PyTorch refuses this "
-            f"too). Update a copy (y = np.copy(x); y[...] = v), or update x.value outside diff"
-        )
-    live = peel(x)
-    if not isinstance(live, Result):
-        raise TypeError(
-            f"{what}: x ({_describe(x)}) is a constant to the recording tape (the result of a "
-            f"finished diff), and the value written into it is tracked: its gradient would be "
-            f"lost. Make x a tracked value first (x = np.copy(x) inside diff), or write "
-            f"ag.value(...) into it"
-        )
-    tape = stack[-1]
-    if live is not x or x.mark is not tape.mark:
-        raise TypeError(
-            f"{what}: x ({_describe(x)}) is tracked by an outer diff while an inner diff is "
-            f"recording; updating it in place there cannot be recorded. Update it before the "
-            f"inner diff starts, or update a copy (y = np.copy(x))"
-        )
-    write_back = _view_parent(x, tape, what)
-    new = compute(x)
-    if not (isinstance(new, Result) and new.mark is tape.mark):
-        raise TypeError(f"{what}: the updated value is not tracked on the recording tape")
-    if np.shape(raw(new)) != np.shape(raw(x)):
-        raise ValueError(
-            f"{what}: the result has shape {np.shape(raw(new))}, but x has shape "
-            f"{np.shape(raw(x))}; an in-place update cannot change the shape"
-        )
-    _become(x, new, tape, what, index)
-    if write_back is not None:
-        parent, where = write_back
-        parent[where] = x  # NumPy writes through a slice into the array it views ...
-        _become(x, call(PRIMITIVES[operator.getitem], (parent, where)), tape, what)
-        # ... and x stays a view of it, so that the next update of x writes through too
+    global call
+    call = ENGINE_CALL if fn is None else fn
 
-
-def _view_parent(x: Result, tape: Tape, what: str) -> tuple[Result, Any] | None:
-    """For ``x`` a view of another tracked array: ``(that node, index)`` when ``x`` came from
-    slicing it (the update is written back), else a TypeError. ``None`` when ``x`` is no view.
-    """
-    v = raw(x.value)
-    if x.prim is None or getattr(v, "base", None) is None:
-        return None
-    if x.prim is ITEM:
-        raise TypeError(
-            f"{what}: x ({_describe(x)}) is a view of another array (one output of "
-            f"{x.parents[0].prim.name}); NumPy would write through to it, which cannot be "
-            f"recorded. Update a copy: x = np.copy(x)"
-        )
-    for pos, p in enumerate(x.parents):
-        if p is None or not np.may_share_memory(v, raw(p.value)):
-            continue
-        if x.prim is PRIMITIVES.get(operator.getitem) and pos == 0:
-            # The array x views may have been updated since (in a part x does not overlap,
-            # or x would have been refused there): write into its current value.
-            p = tape.moved.get(id(p), p)
-            if p.prim is None and p.args:
-                raise TypeError(
-                    f"{what}: x ({_describe(x)}) is a view of a Param (x = p[...]); writing into "
-                    f"it would write into the Param, a leaf that cannot be updated in place "
-                    f"while recording. Update a copy: x = np.copy(x)"
-                )
-            return p, x.args[1]
-        raise TypeError(
-            f"{what}: x ({_describe(x)}) is a view of another tracked array (it came from "
-            f"{x.prim.name}); NumPy would write through to that array too, which cannot be "
-            f"recorded. Update a copy (x = np.copy(x)), or update the array it views"
-        )
-    return None
-
-
-def _become(x: Result, new: Result, tape: Tape, what: str, index: Any = Ellipsis) -> None:
-    """Move ``x``'s node state into a fresh Result and give ``x`` the state of ``new``.
-
-    Refuses (before changing anything) when a view of ``x[index]`` recorded since ``x`` is
-    still held by the program: NumPy would change it too.
-    """
-    nodes = tape.nodes
-    i = len(nodes) - 1
-    while nodes[i] is not x:
-        i -= 1
-    xv = raw(x.value)
-    base = getattr(xv, "base", None)
-    base = xv if base is None else base
-    written = xv
-    parts = index if type(index) is tuple else (index,)
-    if xv.__class__ is _ndarray and not any(getattr(part, "ndim", 0) for part in parts):
-        # a basic index: the view of the part written (a trailing ... keeps it a view)
-        written = xv[parts if any(part is Ellipsis for part in parts) else (*parts, ...)]
-    old = _new_result(Result)
-    users: list[int] = []  # positions of the nodes that have x among their parents
-    views: dict[int, list[Any]] = {}  # id -> [node, references from later nodes' parents]
-    for j in range(i + 1, len(nodes)):
-        n = nodes[j]
-        for p in n.parents:
-            if p is x:
-                users.append(j)
-            elif views and id(p) in views:
-                views[id(p)][1] += 1
-        if n is new or id(n) in tape.moved:
-            continue
-        v = raw(n.value)
-        if (v.__class__ is _ndarray and v.base is not None and (v.base is base or v.base is xv)
-                and np.may_share_memory(v, written)):
-            views[id(n)] = [n, 0]
-    n = p = written = None
-    if views:
-        for holder in tape.moved.values():
-            if id(holder) in views:
-                views[id(holder)][1] += 1
-        holder = None
-    for node, refs in views.values():
-        # References: the tape's list, the later nodes' parents, tape.moved, views' entry,
-        # getrefcount's argument and the loop variable; more means the program holds it.
-        if sys.getrefcount(node) > refs + 4:
-            raise TypeError(
-                f"{what}: another tracked value ({_describe(node)}, from {node.prim.name}) is a "
-                f"view of x; NumPy would change it too, which copy-on-write cannot record. "
-                f"Copy the view first (np.copy), or drop it (del) before updating x"
-            )
-    node = views = None
-    for slot in _RESULT_SLOTS:
-        setattr(old, slot, getattr(x, slot))
-    nodes[i] = old
-    for j in users:
-        n = nodes[j]
-        n.parents = tuple(old if p is x else p for p in n.parents)
-    tape.moved[id(old)] = x  # the object that now holds the updated value
-    if x.prim is None and not x.args:  # an argument of the function interface: its leaf
-        tape.renamed[id(x)] = old
-    for slot in _RESULT_SLOTS:
-        setattr(x, slot, getattr(new, slot))
-    new.args = new.parents = None
-    k = len(nodes) - 1
-    while nodes[k] is not new:
-        k -= 1
-    nodes[k] = x
-
-
-_RESULT_SLOTS = ("value", "mark", "prim", "args", "kwargs", "parents", "outgrad")

@@ -12,7 +12,7 @@ import pytest
 
 import minitorch_ag as ag
 from minitorch_ag import Param, diff, grad, primitive, registry
-from minitorch_ag.anomaly import _problem, _Sites
+from minitorch_ag.tools.anomaly import _problem, _Sites
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's own log(0) warnings
 

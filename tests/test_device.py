@@ -380,7 +380,7 @@ def test_docstring_examples_run():
     import doctest  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    for name in ("minitorch_ag.device", "minitorch_ag.backend"):
+    for name in ("minitorch_ag.device", "minitorch_ag.backend", "minitorch_ag.walk"):
         result = doctest.testmod(sys.modules[name])
         assert result.failed == 0 and result.attempted > 0, name
 

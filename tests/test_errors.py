@@ -139,7 +139,73 @@ CASES = [
      ["show/listing/nodes(tape)", "Tape returned by ag.diff", "got Param"]),
     ("draw to .jpg", lambda: ag.draw(diff(lambda: np.sum(v)), "graph.jpg"), ValueError,
      ["draw(tape, path)", "'.jpg'", ".dot or .gv", ".png, .svg or .pdf"]),
+    # the common mistakes of a first hour (issue 16)
+    ("diff of a value, not a function", lambda: diff(np.sum(v ** 2)), TypeError,
+     ["diff: the first argument must be the function", "np.float64(3.0)",
+      "diff(lambda: <expression>)"]),
+    ("grad of a value, not a function", lambda: grad(np.sum(v ** 2)), TypeError,
+     ["grad:", "float64", "tape = diff(lambda: <expression>)"]),
+    ("tape.backward()", lambda: diff(lambda: np.sum(v)).backward(), AttributeError,
+     ["Tape has no backward", "grad(tape, p)", "ag.params(tape)"]),
+    ("the missing-rule message points to the docs, not to internal files",
+     _recording(lambda: np.linalg.eig(w[:, :2])), TypeError,
+     ["np.linalg.eig has no gradient rule", '"Extending with primitives" page']),
+    ("a training loop over batches without labels", lambda: _train_without_labels(),
+     ValueError, ["must return a scalar", "shape (5, 3)", "model(x, y)",
+                  "minibatch(x, y, batchsize)"]),
+    ("grad of a model", lambda: grad(diff(lambda: np.sum(v)), _chain()), TypeError,
+     ["must be a Param", "got Chain", "[grad(tape, p) for p in ag.params(model)]"]),
+    ("model.parameters()", lambda: _chain().parameters(), AttributeError,
+     ["Chain has no parameters()", "ag.params(model)"]),
+    ("model.eval()", lambda: _chain().eval(), AttributeError,
+     ["Chain has no eval()", "while diff() records", "no mode to set"]),
+    ("images into a dense layer", lambda: _chain()(np.ones((2, 1, 2, 1), np.float32)),
+     ValueError, ["Linear: the input's last axis must have 2 features", "(2, 1, 2, 1)",
+                  "nn.Flatten()", "x.reshape(len(x), -1)"]),
+    ("draw without Graphviz", lambda: _draw_without_renderers(),
+     RuntimeError, ["draw(tape, 'g.png')", "Graphviz's dot program", "apt install graphviz",
+                    "write a .dot file instead"]),
 ]
+
+
+def _chain():
+    from minitorch_ag import nn
+
+    return nn.Chain(nn.Linear(2, 3, rng=np.random.default_rng(0)))
+
+
+def _train_without_labels():
+    from minitorch_ag import nn
+    from minitorch_ag.datasets import minibatch
+    from minitorch_ag.optim import adam
+
+    model = nn.Chain(nn.Linear(2, 3, rng=np.random.default_rng(0)))
+    list(adam(model, minibatch(np.ones((10, 2)), None, 5)))
+
+
+def _draw_without_renderers():
+    import shutil
+    import sys
+
+    saved_which, saved_mpl = shutil.which, sys.modules.get("matplotlib")
+    shutil.which = lambda name: None
+    sys.modules["matplotlib"] = None  # makes `import matplotlib` fail
+    try:
+        ag.draw(diff(lambda: np.sum(v)), "g.png")
+    finally:
+        shutil.which = saved_which
+        if saved_mpl is None:
+            del sys.modules["matplotlib"]
+        else:
+            sys.modules["matplotlib"] = saved_mpl
+
+
+def test_a_tape_without_an_attribute_says_so_plainly():
+    with pytest.raises(AttributeError, match="'Tape' object has no attribute 'foo'"):
+        diff(lambda: np.sum(v)).foo  # noqa: B018
+    assert not hasattr(diff(lambda: np.sum(v)), "backward")
+    with pytest.raises(AttributeError, match="'Chain' object has no attribute 'foo'"):
+        _chain().foo  # noqa: B018
 
 
 def _wrong_gradient():

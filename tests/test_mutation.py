@@ -1,11 +1,13 @@
 """In-place updates while recording: copy-on-write updates of tracked values (``x[i] = v``,
 ``x += y``, ``x.fill`` ...), what is refused, and the read-only arrays the tape saves."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 import minitorch_ag as ag
-from minitorch_ag import Param, diff, grad, value
+from minitorch_ag import Param, diff, grad, inplace, value
 from minitorch_ag.registry import PRIMITIVES
 
 
@@ -210,6 +212,22 @@ def test_views_numpy_would_write_through_are_refused():
 
     refused(reshaped, match="view of another tracked array")
     refused(held, match="is a view of x")
+
+
+def test_a_view_dropped_before_the_update_does_not_stop_it():
+    """Whether the program still holds a view is asked with a weak reference, not refcounts."""
+    p = Param(np.ones((2, 3)))
+
+    def f():
+        y = p * 1.0
+        row = y[0]
+        s = np.sum(row * 2.0)
+        del row  # the tape still has the view's node; the program does not
+        y[0, 1] = 5.0
+        return np.sum(y) + s
+
+    np.testing.assert_array_equal(grad(diff(f), p), [[3.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    assert "getrefcount" not in inspect.getsource(inplace)
 
 
 def test_other_updates_that_cannot_be_recorded_are_refused():

@@ -1,4 +1,4 @@
-"""Generated gradient source and replay: AutoDiffSource.jl's ``δf`` (API.md §10).
+"""Generated gradient source and replay: AutoDiffSource.jl's ``δf``.
 
 ``delta(f)`` traces one call of ``f`` with the recording machinery, writes its forward pass
 and pullback as straight-line Python (``_emit.py``), and replays that code for later calls

@@ -44,7 +44,7 @@ def defdelta(dfn: Callable[..., tuple[Any, Callable[..., Any]]],
     operations), and outside them it simply returns the value.
 
     Args:
-        dfn: the value-and-pullback function (the seed's ``δdiv``).
+        dfn: the value-and-pullback function (AutoDiffSource.jl's ``δdiv``).
         name: the name used in messages and generated code comments.
 
     Returns:

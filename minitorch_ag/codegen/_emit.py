@@ -431,7 +431,7 @@ class _Emitter:
         values = node.args
         if fn is operator.getitem:
             return [f"{target} = {args[0]}[{self.index_lit(values[1])}]"]
-        if fn is tensor_mod._astype:
+        if fn is tensor_mod.astype:
             return [f"{target} = {args[0]}.astype({args[1]})"]
         fname = getattr(fn, "__name__", "")
         module = getattr(fn, "__module__", "") or ""
@@ -609,7 +609,7 @@ def emit(trace: Trace, f: Any, n_args: int, title: str, param_names: dict[int, s
         functions: which of ``forward``, ``backward`` and ``value_and_grad`` to write.
 
     Returns:
-        The :class:`Program` (raises :class:`Unsupported` when the trace cannot be written).
+        The ``Program`` (raises ``Unsupported`` when the trace cannot be written).
     """
     em = _Emitter(trace, f, n_args, param_names)
     prog = em.prog

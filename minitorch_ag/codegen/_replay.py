@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import api
+from .. import api, walk
 from ..backend import array_module, is_array, to_host
 from ..sparse import Sparse
 from ..tape import STATE, seed_like
@@ -108,9 +108,10 @@ def _const_describe(x: Any) -> Any:
 
 
 def _walk_state(roots: Any, args: Any = ()) -> tuple[list[Param], tuple]:
-    """The Params reachable from ``roots``, and what else the code depends on: the
-    ``training`` switches of objects on the way and the identity, shape and dtype of every
-    plain array reached (constants of the generated code). Arrays reached through the call's
+    """The Params reachable from ``roots``, and what else the code depends on: the numbers
+    and strings on the way (layers' settings such as ``training``, globals: literals of the
+    generated code) and the identity, shape and dtype of every plain array reached
+    (constants of the generated code). Arrays reached through the call's
     ``args`` are its inputs, not constants: they do not count."""
     found: list[Param] = []
     switches: list[Any] = []
@@ -129,13 +130,15 @@ def _walk_state(roots: Any, args: Any = ()) -> tuple[list[Param], tuple]:
             if constants:
                 switches.append((id(x), x.shape, x.dtype.str))
             continue
-        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or id(x) in seen:
+        if constants and isinstance(x, (bool, int, float, complex, str, np.generic)):
+            # a number the function holds (a global, a layer's setting) is written into the
+            # code as a literal: another value must re-trace
+            switches.append(("value", type(x), x))
+            continue
+        if x is None or isinstance(x, Tensor) or walk.is_atom(x) or id(x) in seen:
             continue
         seen.add(id(x))
-        d = getattr(x, "__dict__", None)
-        if d is not None and "training" in d:
-            switches.append((id(x), d["training"]))
-        more = api._children(x)
+        more = [v for _, v, _ in walk.children(x)]
         if isinstance(x, types.FunctionType):
             more += referenced_globals(x)
             more += list(x.__defaults__ or ())
@@ -490,7 +493,7 @@ def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
     freevars = code.co_freevars if code is not None else ()
     todo: list[tuple[Any, str]] = []
     for name, cell in zip(freevars, getattr(f, "__closure__", None) or (), strict=False):
-        if api._cell_filled(cell):
+        if walk._cell_filled(cell):
             todo.append((cell.cell_contents, name))
     if isinstance(f, types.FunctionType):
         for name in f.__code__.co_names:
@@ -504,7 +507,7 @@ def _param_names(f: Any, ps: list[Param]) -> dict[int, str]:
             if id(x) in wanted and id(x) not in names:
                 names[id(x)] = path
             continue
-        if x is None or isinstance(x, (Tensor, *api._ATOMS)) or is_array(x) or id(x) in seen:
+        if x is None or isinstance(x, Tensor) or walk.is_atom(x) or is_array(x) or id(x) in seen:
             continue
         seen.add(id(x))
         d = getattr(x, "__dict__", None)
@@ -634,7 +637,7 @@ def _self_check(variant: Variant, trace: Trace, args: tuple) -> None:
 class Delta(_Base):
     """A function's value-and-pullback from generated code (AutoDiffSource.jl's ``δf``).
 
-    Made by :func:`delta`; see there.
+    Made by ``delta``; see there.
     """
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
@@ -729,22 +732,22 @@ def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
     ``δf = ag.delta(f)`` (or ``@ag.delta``); ``z, back = δf(x, y)``; ``dx, dy = back()`` with
     ones as the cotangent, or ``back(dz)``. A function returning a tuple unpacks flat:
     ``z, t, back = δf2(x, y)`` and ``back(dz, dt)`` (``None`` for an output with no
-    cotangent). Arguments listed in ``const`` get ``None`` gradients (the seed's
+    cotangent). Arguments listed in ``const`` get ``None`` gradients (AutoDiffSource.jl's
     ``δf4_const2``). ``δf.source(x, y)`` is the generated code for that call signature.
 
-    The first call with a new signature traces ``f`` once (recording it, see
-    ``minitorch_ag/codegen/_trace.py``), writes the forward pass and the pullback as straight-line
-    Python and compiles it; later calls with the same argument shapes, dtypes, devices,
+    The first call with a new signature traces ``f`` once (recording it, forward pass and
+    gradient rules alike), writes the forward pass and the pullback as straight-line Python and
+    compiles it; later calls with the same argument shapes, dtypes, devices,
     Params and branch decisions run that code without recording anything. A branch or integer
     that comes out differently re-traces (up to ``max_variants`` programs per signature). A call
     that cannot be replayed faithfully (random numbers drawn inside ``f``, side effects on
     reachable arrays or attributes) runs eagerly, with a warning, and ``δf.explain()`` says why.
     What a trace cannot see: values read with ``ag.value()`` and then used in plain Python
-    (``if ag.value(x) > 0``), global variables rebound between calls, and side effects on
-    objects ``f`` does not reach through its closure or arguments; keep ``f`` pure.
+    (``if ag.value(x) > 0``), and state ``f`` does not reach through its closure, the globals
+    it names, its defaults or its arguments; keep ``f`` pure.
 
     Called while a ``diff`` records (differentiating through ``δf``), it records ``f`` itself,
-    eagerly, so that higher-order gradients work as for :func:`ag.vjp`; so does a call with a
+    eagerly, so that higher-order gradients work as for ``ag.vjp``; so does a call with a
     ``Param`` among the arguments (Params ``f`` reaches through its closure are inputs of the
     generated code, read at each call).
 
@@ -754,7 +757,7 @@ def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
         max_variants: programs kept per signature (one per set of branch decisions).
 
     Returns:
-        A :class:`Delta` (or a decorator making one, when ``f`` is not given).
+        A ``Delta`` (or a decorator making one, when ``f`` is not given).
 
     Example:
         >>> import numpy as np, minitorch_ag as ag
@@ -778,7 +781,7 @@ def delta(f: Callable[..., Any] | None = None, *, const: Sequence[int] = (),
 class Compiled(_Base):
     """A loss function of data, compiled to return the loss and its Params' gradients.
 
-    Made by :func:`compile`; see there.
+    Made by ``compile``; see there.
     """
 
     _last_params: list[Param] | None = None
@@ -839,7 +842,7 @@ def compile(f: Callable[..., Any], *, max_variants: int = 8) -> Compiled:  # noq
 
     ``f`` computes a scalar loss from data arguments, reaching a model's Params through its
     closure (``step = ag.compile(lambda x, y: loss(model, x, y))``). The first call with a new
-    signature traces it (see :func:`delta`); later calls run generated NumPy code that
+    signature traces it (see ``delta``); later calls run generated NumPy code that
     computes the loss and the gradients with no per-operation dispatch. ``grads`` is aligned
     with ``step.params`` (``ag.params(f)``; ``None`` for a Param the loss does not reach), so
     a Knet-style loop updates with ``for p, g in zip(step.params, grads): ag.axpy_(-lr, g, p)``.
@@ -849,14 +852,14 @@ def compile(f: Callable[..., Any], *, max_variants: int = 8) -> Compiled:  # noq
     ``f`` may return ``(loss, *aux)`` (an accuracy, a prediction): only the loss is
     differentiated, and ``step`` returns ``((loss, *aux), grads)``. A step that draws random
     numbers (dropout) or updates state (batch-norm running statistics) runs eagerly, with a
-    warning (see :func:`delta`).
+    warning (see ``delta``).
 
     Args:
         f: the loss function of the data arguments.
         max_variants: programs kept per signature.
 
     Returns:
-        A :class:`Compiled` step.
+        A ``Compiled`` step.
 
     Example:
         >>> import numpy as np, minitorch_ag as ag
@@ -889,7 +892,7 @@ def _n_positional(f: Any) -> int:
 
 def checkdiff(f: Callable[..., Any], df: Callable[..., Any], *args: Any, eps: float = 1e-6,
               rtol: float = 1e-5, atol: float = 1e-7) -> bool:
-    """Check ``df``'s gradients against central finite differences of ``f`` (the seed's
+    """Check ``df``'s gradients against central finite differences of ``f`` (AutoDiffSource.jl's
     ``checkdiff``): ``True``, or an ``AssertionError`` naming the argument and the index.
 
     ``df`` is a value-and-pullback function (``ag.delta(f)``, or a hand-written ``δf``) and

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import api
+from .. import api, walk
 from .. import tape as tape_mod
 from ..backend import array_module, is_array
 from ..registry import PRIMITIVES, Primitive
@@ -203,7 +203,7 @@ class Trace:
         several: ``f`` returned a tuple.
         arg_grads: ``(path, T1 node | constant | None)`` for each argument leaf.
         param_grads: ``(Param, T1 node | constant | None)`` for each Param reached.
-        guards: the branch decisions (see :class:`Guard`).
+        guards: the branch decisions (see ``Guard``).
         problems: reasons the trace cannot be replayed faithfully (empty when it can).
         where: ``id(node) -> Where`` for the nodes of both tapes.
     """
@@ -332,7 +332,7 @@ def _reachable(roots: Any) -> tuple[list[np.random.Generator], list[np.ndarray],
             if x.dtype != object:
                 arrays.append(x)
             continue
-        if isinstance(x, (*api._ATOMS, tape_mod.Tape)):
+        if walk.is_atom(x) or isinstance(x, tape_mod.Tape):
             continue
         if isinstance(x, types.FunctionType):
             todo.extend(referenced_globals(x))
@@ -340,7 +340,7 @@ def _reachable(roots: Any) -> tuple[list[np.random.Generator], list[np.ndarray],
             todo.extend((x.__kwdefaults__ or {}).values())
         if isinstance(getattr(x, "__dict__", None), dict) and not isinstance(x, _FUNCTIONS):
             objects.append(x)
-        todo.extend(api._children(x))
+        todo.extend(v for _, v, _ in walk.children(x))
     return gens, arrays, objects
 
 
@@ -480,10 +480,10 @@ def trace_call(f: Callable[..., Any], args: tuple, const: frozenset[int],
         with_params: also differentiate with respect to the Params the call reaches.
         opaque: primitives (by name; ``True``: all) whose gradient rules are recorded as one
             call each, run on plain values on replay, instead of step by step (see
-            :func:`opaque_rules`).
+            ``opaque_rules``).
 
     Returns:
-        The :class:`Trace`; ``trace.problems`` lists what makes it unfit for replay.
+        The ``Trace``; ``trace.problems`` lists what makes it unfit for replay.
     """
     trace = Trace()
     watch = _StateWatch((f, args))

@@ -1,13 +1,14 @@
 """Data for training: the ``minibatch`` iterator and loaders of public data sets.
 
 Loaders return NumPy arrays (batch-first, images NCHW, labels 0-based). Their files are looked
-for under ``root=``, then ``$MINITORCH_AG_DATA``, then the user's cache directory, each as
-``<dir>/<dataset>/<file>``; a missing file is downloaded from its usual public source with a
-progress bar, verified against a pinned checksum and written atomically. Offline, a clear error
-names the missing file and how to provide it.
+for under ``root=``, then ``$MINITORCH_AG_DATA``, then the user's cache directory
+(``user_cache()``: where the platform keeps caches), each as ``<dir>/<dataset>/<file>``; a
+missing file is downloaded from its usual public source with a progress bar, verified against a
+pinned checksum and written atomically. Offline, the loader gives up at once, with one error
+that names every missing file and how to provide them.
 """
 
-from ._files import DataFile, DataUnavailableError, fetch, search_roots
+from ._files import DataFile, DataUnavailableError, fetch, fetch_all, search_roots, user_cache
 from .images import (
     CIFAR10_CLASSES,
     FASHION_MNIST_CLASSES,
@@ -28,5 +29,5 @@ __all__ = [
     "mnist", "fashion_mnist", "cifar10", "mnist_offline_split", "tiny_shakespeare", "housing",
     "CharCorpus", "read_idx", "read_cifar_archive", "read_housing",
     "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES", "HOUSING_FEATURES",
-    "DataFile", "DataUnavailableError", "fetch", "search_roots",
+    "DataFile", "DataUnavailableError", "fetch", "fetch_all", "search_roots", "user_cache",
 ]

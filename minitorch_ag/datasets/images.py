@@ -18,17 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from ._files import DataFile, DataUnavailableError, fetch
+from ._files import DataFile, DataUnavailableError, fetch, fetch_all
 
 __all__ = ["read_idx", "read_cifar_archive", "mnist", "fashion_mnist", "cifar10",
            "mnist_offline_split",
            "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES"]
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
+"""The names of MNIST's labels 0-9: the digits as strings."""
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
+"""The names of Fashion-MNIST's labels 0-9."""
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
+"""The names of CIFAR-10's labels 0-9."""
 
 # -- IDX ------------------------------------------------------------------------------------
 
@@ -114,8 +117,8 @@ def _split_prefix(split: str, who: str) -> str:
 
 def _idx_pair(files: tuple[DataFile, DataFile], root: Any, download: bool,
               dtype: Any) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(fetch(files[0], root, download=download))
-    labels = read_idx(fetch(files[1], root, download=download))
+    images_path, labels_path = fetch_all(files, root, download=download)
+    images, labels = read_idx(images_path), read_idx(labels_path)
     if len(images) != len(labels):
         raise ValueError(f"{files[0].name} has {len(images)} images but {files[1].name} has "
                          f"{len(labels)} labels")
@@ -160,17 +163,24 @@ def mnist_offline_split(*, root: str | os.PathLike | None = None, download: bool
     cannot (offline, with only the test files cached), it warns, saying so, and splits the
     10,000 test images into the first ``ntrain`` for training and the rest for evaluation.
     """
-    xtst, ytst = mnist("test", root=root, download=download, dtype=dtype)
-    try:
-        xtrn, ytrn = mnist("train", root=root, download=download, dtype=dtype)
+    test = (_mnist_file("t10k-images-idx3-ubyte.gz"), _mnist_file("t10k-labels-idx1-ubyte.gz"))
+    train = (_mnist_file("train-images-idx3-ubyte.gz"),
+             _mnist_file("train-labels-idx1-ubyte.gz"))
+    try:  # all four at once, so that one error names every file that is missing
+        fetch_all(test + train, root, download=download)
     except DataUnavailableError as e:
-        first = str(e).splitlines()[0]
+        if any(f in test for f in e.missing):
+            raise
+        missing = ", ".join(f.name for f in e.missing)
+        xtst, ytst = _idx_pair(test, root, False, dtype)
         warnings.warn(
-            f"MNIST's training images are unavailable ({first}); training on the first "
-            f"{ntrain} test images and evaluating on the last {len(xtst) - ntrain}",
+            f"MNIST's training images are unavailable ({missing}: {e.reason}); training on "
+            f"the first {ntrain} test images and evaluating on the last {len(xtst) - ntrain}",
             stacklevel=2,
         )
         return xtst[:ntrain], ytst[:ntrain], xtst[ntrain:], ytst[ntrain:]
+    xtrn, ytrn = _idx_pair(train, root, False, dtype)
+    xtst, ytst = _idx_pair(test, root, False, dtype)
     return xtrn, ytrn, xtst, ytst
 
 

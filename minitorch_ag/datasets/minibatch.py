@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import checked_device, default_device, to_device
+from ..backend import to_device
+from ..device import checked_device, default_device
 
 __all__ = ["Minibatch", "minibatch"]
 

@@ -16,6 +16,7 @@ __all__ = ["housing", "read_housing", "HOUSING_FEATURES"]
 
 HOUSING_FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX",
                     "PTRATIO", "B", "LSTAT")
+"""The names of the housing table's 13 feature columns, in order (the 14th is the price)."""
 
 _HOUSING = DataFile(
     "housing", "housing.data",
@@ -37,7 +38,7 @@ def housing(*, root: str | os.PathLike | None = None, download: bool = True,
             normalize: bool = True, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Boston housing: features ``(506, 13)`` and prices ``(506,)``.
 
-    With ``normalize`` (the seed example's preprocessing) each feature is shifted and scaled
+    With ``normalize`` (the AutoGrad.jl example's preprocessing) each feature is shifted and scaled
     to mean 0 and standard deviation 1; prices are left in $1000s.
     """
     table = read_housing(fetch(_HOUSING, root, download=download))

@@ -6,6 +6,7 @@
   ``ag.params(model)``: Linear/Dense, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout,
   BatchNorm, LayerNorm, Embedding, RNN, LSTM, GRU, Chain/Sequential.
 - ``minitorch_ag.nn.init``: Xavier/Glorot, Kaiming/He, gaussian, uniform, zeros, ones.
+- ``summary(model)``: the layers of a model with their parameter counts, and the total.
 
 Example:
     >>> import numpy as np, minitorch_ag as ag
@@ -65,6 +66,7 @@ from .layers import (
     MaxPool2d,
     Sequential,
 )
+from .model_summary import Summary, summary
 from .rnn import GRU, LSTM, RNN, detach, gru_cell, lstm_cell
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "Linear", "Dense", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "BatchNorm",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "Chain", "Sequential",
     "RNN", "LSTM", "GRU", "lstm_cell", "gru_cell", "detach",
+    "summary", "Summary",
     # functional operations
     "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",

@@ -31,9 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module
-from ..primitive import primitive
-from ..tensor import raw
+from ..backend import array_module, fused_kernel
+from ..primitive import primitive, raw
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]
 
@@ -144,10 +143,53 @@ def _im2col(x: Any, k: Pair, out: Pair, stride: Pair, pads: Pads, dilation: Pair
     return view.reshape(groups, (c // groups) * k[0] * k[1], out[0] * out[1] * n)
 
 
+# On a GPU each array operation is a kernel launch, and the loops over kernel offsets below
+# would launch dozens per call: there col2im and max pooling are one kernel each, written as
+# gathers (each output element sums what reaches it, in the order the loops add it up, so
+# both devices round alike). NumPy keeps the loops, which are fast on the CPU.
+
+_COL2IM = """
+int xw = i % W; int r = i / W; int yh = r % H; r /= H; int ch = r % C; int nb = r / C;
+int yp = yh + PT, xq = xw + PL;
+T s = 0;
+for (int ki = 0; ki < KH; ki++) {
+    int ry = yp - ki * DH;
+    if (ry < 0 || ry % SH != 0 || ry / SH >= OH) continue;
+    for (int kj = 0; kj < KW; kj++) {
+        int rx = xq - kj * DW;
+        if (rx < 0 || rx % SW != 0 || rx / SW >= OW) continue;
+        s += cols[((((long long)(ch * KH + ki) * KW + kj) * OH + ry / SH) * OW + rx / SW) * N
+                  + nb];
+    }
+}
+img = s;
+"""
+_GEOMETRY = ("int32 N, int32 C, int32 H, int32 W, int32 KH, int32 KW, int32 OH, int32 OW, "
+             "int32 SH, int32 SW, int32 PT, int32 PL")
+
+
+def _col2im_kernel(cols: Any, shape: tuple, k: Pair, out: Pair, stride: Pair, pads: Pads,
+                   dilation: Pair) -> Any:
+    """``_col2im`` as one kernel where the arrays' module has them (a GPU); else None."""
+    xp = array_module(cols)
+    kernel = fused_kernel(xp, "minitorch_ag_col2im", f"raw T cols, {_GEOMETRY}, int32 DH, "
+                          "int32 DW", "T img", _COL2IM)
+    if kernel is None:
+        return None
+    n, c, h, w = shape
+    img = xp.empty((n, c, h, w), dtype=cols.dtype)
+    kernel(xp.ascontiguousarray(cols), n, c, h, w, k[0], k[1], out[0], out[1], stride[0],
+           stride[1], pads[0], pads[2], dilation[0], dilation[1], img)
+    return img
+
+
 def _col2im(cols: Any, shape: tuple, k: Pair, out: Pair, stride: Pair, pads: Pads,
             dilation: Pair) -> Any:
     """The adjoint of im2col: ``cols`` ``(G, C/G * KH * KW, OH * OW * N)`` added into an
     image of ``shape`` (N, C, H, W); one vectorised addition per kernel offset."""
+    img = _col2im_kernel(cols, shape, k, out, stride, pads, dilation)
+    if img is not None:
+        return img
     n, c, h, w = shape
     t, b, l, r = pads
     cols = cols.reshape(c, k[0], k[1], out[0], out[1], n)
@@ -379,8 +421,59 @@ def _offsets(k: Pair):
     return [(i, j) for i in range(k[0]) for j in range(k[1])]
 
 
+_MAX_POOL = """
+int q = i % OW; int r = i / OW; int p = r % OH; r /= OH; int ch = r % C; int nb = r / C;
+long long base = ((long long)nb * C + ch) * H * W;
+T b = NEGINF; int m = 0;
+for (int ki = 0; ki < KH; ki++) {
+    for (int kj = 0; kj < KW; kj++) {
+        int y = p * SH + ki - PT, x = q * SW + kj - PL;
+        T v = (y >= 0 && y < H && x >= 0 && x < W) ? img[base + y * W + x] : NEGINF;
+        int o = ki * KW + kj;
+        if (o == 0) { b = v; } else if (v > b) { b = v; m = o; } else if (v != v) { b = v; }
+    }
+}
+best = b; where = m;
+"""
+_MAX_SCATTER = """
+int xw = i % W; int r = i / W; int yh = r % H; r /= H; int ch = r % C; int nb = r / C;
+long long base = ((long long)nb * C + ch) * OH * OW;
+int yp = yh + PT, xq = xw + PL;
+T s = 0;
+for (int ki = 0; ki < KH; ki++) {
+    int ry = yp - ki;
+    if (ry < 0 || ry % SH != 0 || ry / SH >= OH) continue;
+    for (int kj = 0; kj < KW; kj++) {
+        int rx = xq - kj;
+        if (rx < 0 || rx % SW != 0 || rx / SW >= OW) continue;
+        long long o = base + (ry / SH) * OW + rx / SW;
+        if (where[o] == ki * KW + kj) s += dy[o];
+    }
+}
+img = s;
+"""
+
+
+def _max_pool_kernel(x, k, stride, pads, out):
+    """``_max_pool`` as one kernel where the arrays' module has them (a GPU); else None."""
+    xpm = array_module(x)
+    kernel = fused_kernel(xpm, "minitorch_ag_max_pool", f"raw T img, {_GEOMETRY}, T NEGINF",
+                          "T best, M where", _MAX_POOL)
+    if kernel is None:
+        return None
+    n, c, h, w = x.shape
+    best = xpm.empty((n, c) + tuple(out), dtype=x.dtype)
+    where = xpm.empty(best.shape, dtype=np.uint8 if k[0] * k[1] < 256 else np.int32)
+    kernel(xpm.ascontiguousarray(x), n, c, h, w, k[0], k[1], out[0], out[1], stride[0],
+           stride[1], pads[0], pads[2], -np.inf, best, where)
+    return best, where
+
+
 def _max_pool(x, k, stride, pads, out):
     """The window maxima of ``x`` and, for each, the (first) offset ``i * KW + j`` of it."""
+    fused = _max_pool_kernel(x, k, stride, pads, out)
+    if fused is not None:
+        return fused
     xp = _pad(x, pads, -np.inf)
     xpm = array_module(x)
     best = xp[_offset(0, 0, out, stride, (1, 1))].copy()
@@ -396,6 +489,14 @@ def _max_pool(x, k, stride, pads, out):
 def _max_scatter(dy, where, x_shape, k, stride, pads, out):
     """``dy`` placed at the offsets ``where`` of each window, in an image of ``x_shape``."""
     n, c, h, w = x_shape
+    xpm = array_module(dy)
+    kernel = fused_kernel(xpm, "minitorch_ag_max_scatter",
+                          f"raw T dy, raw M where, {_GEOMETRY}", "T img", _MAX_SCATTER)
+    if kernel is not None:
+        img = xpm.empty((n, c, h, w), dtype=dy.dtype)
+        kernel(xpm.ascontiguousarray(dy), xpm.ascontiguousarray(where), n, c, h, w, k[0],
+               k[1], out[0], out[1], stride[0], stride[1], pads[0], pads[2], img)
+        return img
     xp = array_module(dy).zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]),
                                 dtype=dy.dtype)
     for m, (i, j) in enumerate(_offsets(k)):

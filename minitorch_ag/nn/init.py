@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import on_default_device
+from ..primitive import on_default_device
 
 __all__ = [
     "as_generator", "calculate_gain", "fans",

@@ -20,13 +20,14 @@ can force either behaviour.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_module
-from ..tensor import Param, raw
+from ..primitive import Param, raw
 from . import functional as F
 from . import init as _init
 
@@ -62,7 +63,12 @@ def _weights(shape: tuple[int, ...], bias: bool, init: Initializer | None, rng: 
 def _last_axis(layer: str, x: Any, n: int, what: str) -> None:
     shape = np.shape(raw(x))
     if len(shape) == 0 or shape[-1] != n:
-        raise ValueError(f"{layer}: the input's last axis must have {n} {what}; got shape {shape}")
+        hint = ""
+        if len(shape) > 2 and math.prod(shape[1:]) == n:  # images into a dense layer
+            hint = (" (flatten each sample first: put nn.Flatten() before the layer, or pass "
+                    "x.reshape(len(x), -1))")
+        raise ValueError(f"{layer}: the input's last axis must have {n} {what}; got shape "
+                         f"{shape}{hint}")
 
 
 class Linear:
@@ -107,6 +113,7 @@ class Linear:
 
 
 Dense = Linear
+"""Another name for ``Linear`` (Knet's and Flux's name for a fully connected layer)."""
 
 
 class Conv2d:
@@ -155,8 +162,9 @@ class Conv2d:
         return y if self.activation is None else self.activation(y)
 
     def __repr__(self) -> str:
+        act = getattr(self.activation, "__name__", self.activation)
         return (f"Conv2d({self.in_channels}, {self.out_channels}, {self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding})")
+                f"stride={self.stride}, padding={self.padding}, activation={act})")
 
 
 class MaxPool2d:
@@ -308,7 +316,9 @@ class BatchNorm:
 
 
 BatchNorm1d = BatchNorm
+"""``BatchNorm`` under PyTorch's name for ``(N, C)`` input (one layer handles both shapes)."""
 BatchNorm2d = BatchNorm
+"""``BatchNorm`` under PyTorch's name for ``(N, C, H, W)`` input."""
 
 
 class LayerNorm:
@@ -429,6 +439,12 @@ class Chain:
     def __getitem__(self, i: int) -> Any:
         return self.layers[i]
 
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names the class lacks: PyTorch habits get a pointer to our way.
+        if name in _TORCH_HABITS:
+            raise AttributeError(f"Chain has no {name}(): {_TORCH_HABITS[name]}")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
+
     def __len__(self) -> int:
         return len(self.layers)
 
@@ -436,8 +452,22 @@ class Chain:
         return iter(self.layers)
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"Chain(\n  {inner}\n)"
+        inner = ",\n".join(textwrap.indent(repr(layer), "  ") for layer in self.layers)
+        return f"Chain(\n{inner}\n)"  # a nested Chain is indented as a whole
 
+
+_TORCH_HABITS = {
+    "parameters": "ag.params(model) lists the Params of a model",
+    "zero_grad": "there is nothing to reset: each diff() records a fresh tape, and grad(tape, p) "
+                 "reads that tape's gradients",
+    "forward": "call the model itself, model(x) (or model(x, y) for its loss)",
+    "to": "ag.to_device(model, 'gpu') moves a model (in place)",
+    "cuda": "ag.to_device(model, 'gpu') moves a model (in place)",
+    "train": "layers such as Dropout and BatchNorm train while diff() records, and evaluate "
+             "outside it: there is no mode to set",
+    "eval": "layers such as Dropout and BatchNorm train while diff() records, and evaluate "
+            "outside it: there is no mode to set",
+}
 
 Sequential = Chain
+"""``Chain`` under PyTorch's name."""

@@ -18,9 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import primitive
-from ..tape import recording
-from ..tensor import Tensor, raw
+from ..primitive import Tensor, primitive, raw, recording
 
 __all__ = ["batch_norm", "layer_norm"]
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -130,7 +132,10 @@ def minimize(loss: Callable[..., Any], data: Iterable[Any], opt: Optimizer | Non
 def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer,
               chosen: list[Param] | None, max_norm: float | None) -> Iterator[float]:
     for d in data:
-        tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
+        try:
+            tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
+        except ValueError as e:
+            raise _without_labels(e, d) from e
         ps = _tape_params(tape) if chosen is None else chosen
         grads = [grad(tape, p) for p in ps]
         if max_norm is not None:
@@ -143,6 +148,18 @@ def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer
         value = float(tape.item())
         del tape, grads  # free the recording before the caller runs
         yield value
+
+
+def _without_labels(error: ValueError, item: Any) -> ValueError:
+    """``error`` (diff's non-scalar result) with advice when the batch holds one array only:
+    a model gives its loss only with the labels, ``model(x, y)``."""
+    if "must return a scalar" not in str(error) or isinstance(item, tuple) and len(item) > 1:
+        return error
+    return ValueError(
+        f"{error}. Each item of the data here is one array, so the loss was called as "
+        f"loss(x): a model (nn.Chain and most models) returns its loss only when given the "
+        f"labels too, model(x, y). Pass (x, y) pairs, e.g. minibatch(x, y, batchsize), or a "
+        f"loss function of one argument")
 
 
 def _shorthand(cls: type[Optimizer], name: str, hyper: str) -> Callable[..., Iterator[float]]:
@@ -186,12 +203,15 @@ adamw = _shorthand(AdamW, "adamw", "lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
 
 def progress(iterator: Iterable[Any], *, desc: str | None = None, smoothing: float = 0.05,
              **tqdm_kw: Any) -> Iterator[Any]:
-    """``iterator``, unchanged, with a tqdm progress bar that shows the running loss.
+    """``iterator``, unchanged, with a progress bar that shows the running loss.
 
     The loss shown is an exponential moving average of the numeric items
     (``avg += smoothing * (x - avg)``), so that the noise of single minibatches does not hide
     the trend. The bar knows its total when the iterator has a length (``minimize`` over a
-    list, ``epochs``). Needs ``tqdm`` (``pip install tqdm``).
+    list, ``epochs``). The bar is tqdm's (``tqdm.auto``: a widget in Jupyter) when tqdm is
+    installed (``pip install 'minitorch_ag[examples]'``); without it, a plain line of text on
+    stderr, rewritten at most once a second, takes its place, so training code that uses
+    ``progress`` runs with NumPy alone. Keyword arguments go to tqdm.
 
     Example:
         >>> from minitorch_ag.optim import progress
@@ -199,13 +219,44 @@ def progress(iterator: Iterable[Any], *, desc: str | None = None, smoothing: flo
         [3.0, 2.0, 1.0]
     """
     try:
-        from tqdm import tqdm  # noqa: PLC0415 - tqdm is an optional dependency
-    except ImportError as e:
-        raise ImportError("progress() shows its bar with tqdm, which is not installed: "
-                          "pip install tqdm (or pip install 'minitorch_ag[examples]')") from e
+        from tqdm.auto import tqdm  # noqa: PLC0415 - tqdm is an optional dependency
+    except ImportError:
+        tqdm = _TextBar
     smoothing = _check_smoothing("progress", smoothing)
     tqdm_kw.setdefault("total", _length(iterator))
     return _Stream(_progress(iterator, tqdm, desc, smoothing, tqdm_kw), tqdm_kw["total"])
+
+
+class _TextBar:
+    """The part of tqdm's interface ``progress`` uses, as one line of text on stderr."""
+
+    def __init__(self, desc: str | None = None, total: int | None = None,
+                 disable: bool = False, **unused: Any) -> None:
+        self.desc, self.total, self.disable = desc or "progress", total, disable
+        self.n, self.postfix, self.shown, self.width = 0, "", 0.0, 0
+
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if time.monotonic() - self.shown >= 1.0:
+            self._show("\r")
+
+    def close(self) -> None:
+        self._show("\r")
+        if not self.disable:
+            sys.stderr.write("\n")
+
+    def _show(self, start: str) -> None:
+        if self.disable:
+            return
+        self.shown = time.monotonic()
+        count = f"{self.n}" if self.total is None else f"{self.n}/{self.total}"
+        line = f"{self.desc}: {count} {self.postfix}".rstrip()
+        sys.stderr.write(f"{start}{line:<{self.width}}")  # spaces cover a longer last line
+        sys.stderr.flush()
+        self.width = len(line)
 
 
 def _progress(iterator: Iterable[Any], tqdm: Any, desc: str | None, smoothing: float,

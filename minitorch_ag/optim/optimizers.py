@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..backend import array_module, is_array
+from ..backend import array_module, fused_kernel, is_array
 from ..sparse import Sparse
 from .clipping import clip_norm
 
@@ -481,6 +481,11 @@ class Adam(Optimizer):
     def _update(self, w: Any, g: Any, lr: float, m: Any, v: Any) -> None:
         xp = array_module(w)
         b1, b2, t = self.beta1, self.beta2, self.t
+        rms_scale, step = 1.0 / math.sqrt(1.0 - b2 ** t), lr / (1.0 - b1 ** t)
+        kernel = fused_kernel(xp, "minitorch_ag_adam", _ADAM_IN, "T w, T m, T v", _ADAM_STEP)
+        if kernel is not None and w.flags.c_contiguous:  # one launch on a GPU, not ten
+            kernel(g, b1, 1.0 - b1, b2, 1.0 - b2, rms_scale, self.eps, step, w, m, v)
+            return
         tmp = xp.multiply(g, 1.0 - b1, out=xp.empty_like(w))  # the one temporary, reused
         m *= b1
         m += tmp
@@ -494,6 +499,13 @@ class Adam(Optimizer):
         xp.divide(m, tmp, out=tmp)
         tmp *= lr / (1.0 - b1 ** t)
         w -= tmp
+
+
+# Adam's step as one kernel, in the order of the operations of Adam._update (so that both
+# round alike): the moments, then w -= m / (sqrt(v) * rms_scale + eps) * step.
+_ADAM_IN = "T g, T b1, T c1, T b2, T c2, T rms_scale, T eps, T step"
+_ADAM_STEP = ("m = m * b1 + g * c1; v = v * b2 + (g * g) * c2; "
+              "w = w - (m / (sqrt(v) * rms_scale + eps)) * step")
 
 
 class AdamW(Adam):

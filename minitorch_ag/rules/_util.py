@@ -1,4 +1,8 @@
-"""Small helpers shared by the gradient tables (axis bookkeeping for reductions)."""
+"""Small helpers shared by the gradient tables (axis bookkeeping for reductions).
+
+``reduced_axes``, ``keep_dims`` and ``refuse_higher_order`` belong to the rule author's surface
+(``primitive.py``) and are re-exported here for the tables that import them with the rest.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, raw
+from ..primitive import keep_dims, raw, reduced_axes, refuse_higher_order
 
-
-def reduced_axes(ndim: int, axis: Any) -> tuple[int, ...]:
-    """``axis`` (``None``, an int or a tuple, negatives allowed) as sorted non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (tuple, list)):
-        return tuple(sorted(int(a) % ndim for a in axis)) if ndim else ()
-    return (int(axis) % ndim,) if ndim else ()
-
-
-def keep_dims(v: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """``v``, the result of reducing ``x`` over ``axis``, reshaped as if ``keepdims=True``.
-
-    The result broadcasts against ``x``; the framework broadcasts a rule's gradient up to its
-    argument's shape, so reduction rules can return this directly.
-    """
-    if axis is None or (keepdims is not np._NoValue and keepdims):
-        return v
-    shape = np.shape(x)
-    axes = reduced_axes(len(shape), axis)
-    return np.reshape(v, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+__all__ = ["reduced_axes", "keep_dims", "count", "dtype_of", "along", "pad_axis",
+           "refuse_higher_order"]
 
 
 def count(x: Any, axis: Any) -> int:
@@ -60,18 +45,3 @@ def pad_axis(g: Any, axis: int, before: int, after: int) -> Any:
         parts.append(np.zeros_like(g, shape=tuple(shape)) if n else None)
     pieces = [p for p in (parts[0], g, parts[1]) if p is not None]
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=axis)
-
-
-def refuse_higher_order(name: str, why: str, *values: Any, fix: str = "") -> None:
-    """Raise ``TypeError`` when a rule that computes on plain values is being recorded.
-
-    Such a rule gives an exact first derivative, but its plain intermediate values would be
-    constants to the outer tapes: their second derivative would be silently wrong.
-    """
-    if any(isinstance(v, Tensor) for v in values):
-        shape = next((np.shape(raw(v)) for v in values if v is not None), ())
-        raise TypeError(
-            f"{name}: higher-order gradients {why} (argument of shape {shape}) are not "
-            f"supported (the first derivative is exact); "
-            f"{fix or 'differentiate once, or avoid this case'}"
-        )

@@ -41,8 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..tensor import is_tracked, raw
+from ..primitive import is_tracked, primitive, raw, zerograd
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)

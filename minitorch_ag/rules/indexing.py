@@ -16,14 +16,14 @@ when it reaches a leaf (``grad(tape, W)``). When the incoming gradient is itself
 
 Assignment ``x[index] = v`` (and so ``x[index] += v`` and ``x.fill(v)``) while recording is
 ``index_set(x, index, v)``: a copy of ``x`` with ``v`` written at ``index`` (see
-``tensor.update`` for how the Python object ``x`` then stands for it). Its gradient is ``dy``
+``inplace.update`` for how the Python object ``x`` then stands for it). Its gradient is ``dy``
 with the written positions zeroed for ``x``, and ``dy[index]`` for ``v`` (summed back to ``v``'s
 shape by the framework); where an integer index repeats a position, only the element of ``v``
 that NumPy leaves there (the last) gets its gradient.
 
 NumPy's writing functions ``np.put``, ``np.put_along_axis``, ``np.place``, ``np.putmask``,
 ``np.copyto`` and ``np.fill_diagonal`` are recorded the same way when a tracked Tensor is
-involved while recording (``tensor.IN_PLACE``). Skipped on purpose: ``ndarray.resize`` of a
+involved while recording (``primitive.in_place``). Skipped on purpose: ``ndarray.resize`` of a
 tracked Tensor (refused: it changes the shape), and assigning a tracked Tensor into a plain
 ndarray (NumPy converts it to a constant: refused, the gradient would be lost).
 """
@@ -34,11 +34,8 @@ import operator
 
 import numpy as np
 
-from ..backend import array_module, scatter_add
-from ..primitive import primitive
-from ..registry import register
-from ..sparse import Sparse
-from ..tensor import IN_PLACE, Tensor, raw, update
+from ..backend import array_module, assign, scatter_add, write_order
+from ..primitive import Sparse, Tensor, in_place, primitive, raw, register, update
 
 
 def _is_advanced(item) -> bool:
@@ -90,7 +87,7 @@ primitive(operator.getitem, _grad_getitem, None, name="getindex")
 def index_set(x, index, v):
     """A copy of ``x`` with ``v`` written at ``index``: what ``x[index] = v`` leaves in ``x``."""
     out = array_module(x).array(x, copy=True)
-    out[index] = v
+    assign(out, index, v, repeats=any(_is_advanced(p) for p in _parts(index)))
     return out
 
 
@@ -99,15 +96,11 @@ def _winners(shape, index, xp):
     is True for the elements of ``v`` that NumPy's assignment left in place; else ``None``."""
     if not any(_is_advanced(p) for p in _parts(index)):
         return None
-    ids = xp.full(shape, -1, dtype=np.intp)
-    sub = ids[index].shape
-    ids[index] = xp.arange(int(np.prod(sub)), dtype=np.intp).reshape(sub)
-    written = ids[ids >= 0]
-    if written.size == int(np.prod(sub)):
+    ids, order = write_order(shape, index, xp)
+    won = ids[index] == order
+    if xp is np and won.all():  # on a device, no read back: the mask costs one product
         return None
-    won = xp.zeros(int(np.prod(sub)), dtype=bool)
-    won[written] = True
-    return won.reshape(sub)
+    return won
 
 
 def _grad_index_set_v(dy, y, x, index, v):
@@ -235,5 +228,7 @@ def _put_along_axis(arr, indices, values, axis):
     update(arr, lambda x: index_set(x, where, vals), "np.put_along_axis(arr, indices, values)")
 
 
-IN_PLACE.update({np.put: _put, np.place: _place, np.putmask: _putmask, np.copyto: _copyto,
-                 np.fill_diagonal: _fill_diagonal, np.put_along_axis: _put_along_axis})
+for _fn, _writer in ((np.put, _put), (np.place, _place), (np.putmask, _putmask),
+                    (np.copyto, _copyto), (np.fill_diagonal, _fill_diagonal),
+                    (np.put_along_axis, _put_along_axis)):
+    in_place(_fn, _writer)

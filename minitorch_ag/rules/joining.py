@@ -26,9 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..registry import register
-from ..tensor import raw
+from ..primitive import primitive, raw, register
 from .indexing import index_put
 
 

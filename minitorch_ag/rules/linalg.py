@@ -40,8 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..tensor import raw
+from ..primitive import primitive, raw, zerograd
 from ._util import dtype_of
 
 
@@ -343,7 +342,8 @@ def _svd_backward(u, s, vh, du, ds, dvh):
 
 def _grad_svd(dy, y, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
-        u, _, vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+        extra = {"hermitian": True} if hermitian else {}  # CuPy's svd has no such keyword
+        u, _, vh = np.linalg.svd(a, full_matrices=False, **extra)
         g = _mm(u * np.expand_dims(dy, -2), vh)
     else:
         (du, ds, dvh), (u, s, vh) = dy, y

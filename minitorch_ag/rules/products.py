@@ -27,9 +27,7 @@ from collections import Counter
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..registry import Primitive, register
-from ..tensor import raw
+from ..primitive import Primitive, primitive, raw, register, zerograd
 
 
 def _T(x):  # noqa: N802 - the matrix transpose of the last two axes
@@ -226,13 +224,21 @@ def _inverse(perm):
     return tuple(sorted(range(len(perm)), key=perm.__getitem__))
 
 
+def _contract(x, z, axes_x, axes_z):
+    """``np.tensordot(x, z, axes=(axes_x, axes_z))``; with nothing to contract, the outer
+    product written as a broadcast product (CuPy's tensordot refuses a 0-d operand there)."""
+    if not axes_x:
+        return np.reshape(x, np.shape(x) + (1,) * np.ndim(z)) * z
+    return np.tensordot(x, z, axes=(axes_x, axes_z))
+
+
 def _grad_tensordot_a(dy, y, a, b, axes=2):
     na, nb = np.ndim(a), np.ndim(b)
     axa, axb = _tensordot_axes(na, nb, axes)
     free_a = [i for i in range(na) if i not in axa]
     free_b = [j for j in range(nb) if j not in axb]
     k = len(free_a)
-    g = np.tensordot(dy, b, axes=(list(range(k, k + len(free_b))), free_b))
+    g = _contract(dy, b, list(range(k, k + len(free_b))), free_b)
     # g's axes: a's free axes, then a's partners of b's contracted axes in b's order
     src = free_a + [axa[axb.index(j)] for j in sorted(axb)]
     return np.transpose(g, _inverse(src))
@@ -243,7 +249,7 @@ def _grad_tensordot_b(dy, y, a, b, axes=2):
     axa, axb = _tensordot_axes(na, nb, axes)
     free_a = [i for i in range(na) if i not in axa]
     free_b = [j for j in range(nb) if j not in axb]
-    g = np.tensordot(a, dy, axes=(free_a, list(range(len(free_a)))))
+    g = _contract(a, dy, free_a, list(range(len(free_a))))
     # g's axes: b's partners of a's contracted axes in a's order, then b's free axes
     src = [axb[axa.index(i)] for i in sorted(axa)] + free_b
     return np.transpose(g, _inverse(src))

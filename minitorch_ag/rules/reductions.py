@@ -27,9 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..registry import lookup
-from ..tensor import raw
+from ..primitive import primitive, raw
 from ._util import (
     along,
     count,
@@ -158,7 +156,9 @@ def _centred(a, axis, ddof, kwargs, where, nan=False):
     mask = np.broadcast_to(mask, np.shape(a))
     n = np.sum(mask, axis=axis, keepdims=True).astype(dtype_of(a))
     if mean is np._NoValue:
-        mean = np.mean(np.where(mask, a, 0), axis=axis, keepdims=True, where=mask)
+        # a masked mean written with sum: CuPy's reductions take no where= (an empty group
+        # gives 0 here, NaN in NumPy's mean; its elements are all masked out below anyway)
+        mean = np.sum(np.where(mask, a, 0), axis=axis, keepdims=True) / np.maximum(n, 1)
     return np.where(mask, a - mean, 0), np.where(n == 0, 1, n - ddof), mask  # 1: no 0/0
 
 
@@ -407,11 +407,8 @@ def _vector_norm_vjp(dy, y, x, ord, axis, keepdims):
     return g * np.sign(x) * _over_nonzero(np.abs(x) ** (p - 1), norm ** (p - 1))
 
 
-def _svd_norm_vjp(x, ord, name):
+def _svd_norm_vjp(x, ord):
     """The gradient of the 'nuc', 2 or -2 norm of the matrices on the last two axes of ``x``."""
-    if lookup(np.linalg.svd) is None:
-        refuse_higher_order(name, f"of the ord={ord!r} matrix norm (np.linalg.svd has no "
-                            f"rule yet)", x)
     u, _, vh = np.linalg.svd(x, full_matrices=False)
     if ord == "nuc":
         return u @ vh
@@ -432,7 +429,7 @@ def _matrix_norm_vjp(dy, y, x, ord, row, col, keepdims, name):
         return g * np.sign(x) * _share(sums == best, picked, dtype_of(dy))
     if ord in ("nuc", 2, -2):
         moved = np.moveaxis(x, (row, col), (-2, -1))
-        return g * np.moveaxis(_svd_norm_vjp(moved, ord, name), (-2, -1), (row, col))
+        return g * np.moveaxis(_svd_norm_vjp(moved, ord), (-2, -1), (row, col))
     raise ValueError(f"{name}: invalid norm order {ord!r} for matrices")
 
 

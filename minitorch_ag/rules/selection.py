@@ -30,9 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive, zerograd
-from ..registry import register
-from ..tensor import raw
+from ..primitive import primitive, raw, register, zerograd
 from ._util import dtype_of
 from .indexing import index_put
 
@@ -115,6 +113,9 @@ def _choose_args(args, kwargs):
 
 
 def _choose(a, *choices, out=None, mode="raise"):
+    xp = array_module(a)
+    if xp is not np:  # CuPy's choose takes the choices as one array, not a sequence
+        choices = xp.stack(xp.broadcast_arrays(*(xp.asarray(c) for c in choices)))
     return np.choose(a, choices, out=out, mode=mode)
 
 
@@ -266,7 +267,8 @@ def _grad_sort(dy, y, a, axis=-1, kind=None, order=None, *, stable=None):
 
 def _argpartition(a, kth, axis, kind, order):
     v, ax = _flat_if(raw(a), axis)
-    return np.argpartition(v, kth, axis=ax, kind=kind, order=order), v, ax
+    extra = {} if (kind, order) == ("introselect", None) else {"kind": kind, "order": order}
+    return np.argpartition(v, kth, axis=ax, **extra), v, ax  # CuPy's takes no kind or order
 
 
 def _partition(a, kth, axis=-1, kind="introselect", order=None):

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitive import primitive, zerograd
-from ..registry import register
-from ..tensor import _astype, raw
+from ..primitive import astype, primitive, raw, register, zerograd
 
 
 def _same_shape(dy, y, a, *args, **kwargs):
@@ -121,13 +119,13 @@ primitive(np.copy, lambda dy, y, a, order="K", subok=False: dy)
 
 
 def _astype_call(args, kwargs):
-    """``np.astype(x, dtype, copy=..., device=...)`` as the method's ``_astype(x, dtype)``."""
+    """``np.astype(x, dtype, copy=..., device=...)`` as the method's ``astype(x, dtype)``."""
     x, dtype = args
     return (x, np.dtype(dtype)), {}
 
 
 # One primitive for ``x.astype(dtype)`` and NumPy 2's ``np.astype(x, dtype)``.
-register(np.astype, primitive(_astype, lambda dy, y, a, dtype: dy, None, name="astype",
+register(np.astype, primitive(astype, lambda dy, y, a, dtype: dy, None, name="astype",
                               adapter=_astype_call).primitive)
 
 
@@ -165,10 +163,28 @@ def _grad_meshgrid(dy, y, *xi, copy=True, sparse=False, indexing="xy"):
     return grads
 
 
+def _tuple_of_arrays(fn):
+    """``fn`` returning a tuple where it returns several arrays: CuPy's ``atleast_*d`` return a
+    list, which the tape would take for one output."""
+
+    def call(*arys):
+        out = fn(*arys)
+        return tuple(out) if isinstance(out, list) else out
+
+    return call
+
+
 for _fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
-    primitive(_fn, grad_all=_grad_atleast)
+    register(_fn, primitive(_tuple_of_arrays(_fn), grad_all=_grad_atleast,
+                            name=f"np.{_fn.__name__}").primitive)
 primitive(np.broadcast_arrays, grad_all=_grad_broadcast_arrays)
-primitive(np.meshgrid, grad_all=_grad_meshgrid)
+def _meshgrid(*xi, **kwargs):
+    """``np.meshgrid`` on every device: NumPy flattens its inputs, CuPy wants them 1-d, and CuPy
+    returns a list where NumPy returns a tuple."""
+    return tuple(np.meshgrid(*(x if np.ndim(x) == 1 else np.ravel(x) for x in xi), **kwargs))
+
+
+register(np.meshgrid, primitive(_meshgrid, grad_all=_grad_meshgrid, name="np.meshgrid").primitive)
 
 # -- no gradient: shape, dtype and memory queries, constructors of the same shape ----------
 

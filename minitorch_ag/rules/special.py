@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..tensor import raw
+from ..primitive import primitive, raw
 from ._util import reduced_axes
 
 try:
@@ -183,6 +182,11 @@ if _sc is not None:
         zero = a == 0
         return np.where(zero, 0, a / np.where(zero, 1, b))
 
+    def _over(a: Any, x: Any, at_zero: float) -> Any:
+        """``a / x``, and ``at_zero`` (the limit) where ``x == 0``, at every order."""
+        zero = x == 0
+        return np.where(zero, at_zero, a / np.where(zero, 1, x))
+
     polygamma = _scipy(_sc.polygamma, None, lambda dy, y, n, x: dy * polygamma(n + 1, x))
 
     _scipy(_sc.erf, lambda dy, y, x: dy * _TWO_OVER_SQRT_PI * np.exp(-x * x))
@@ -205,10 +209,12 @@ if _sc is not None:
     # Modified Bessel functions: I_v' = (I_{v-1} + I_{v+1}) / 2 (I_0' = I_1); the scaled ones
     # are exp(-|z|) I_v(z), whose derivative also has -sign(z) times the function itself.
     _scipy(_sc.i0, lambda dy, y, x: dy * _sc.i1(x))
-    _scipy(_sc.i1, lambda dy, y, x: dy * (_sc.i0(x) + _sc.iv(2, x)) * 0.5)
+    # I_1' = (I_0 + I_2) / 2 = I_0 - I_1 / z (1/2 at 0), written without iv: CuPy has i0 and
+    # i1 but no iv
+    _scipy(_sc.i1, lambda dy, y, x: dy * (_sc.i0(x) - _over(y, x, 0.5)))
     _scipy(_sc.iv, None, lambda dy, y, v, z: dy * (_sc.iv(v - 1, z) + _sc.iv(v + 1, z)) * 0.5)
     _scipy(_sc.i0e, lambda dy, y, x: dy * (_sc.i1e(x) - np.sign(x) * y))
-    _scipy(_sc.i1e, lambda dy, y, x: dy * ((_sc.i0e(x) + _sc.ive(2, x)) * 0.5 - np.sign(x) * y))
+    _scipy(_sc.i1e, lambda dy, y, x: dy * (_sc.i0e(x) - _over(y, x, 0.5) - np.sign(x) * y))
     _scipy(_sc.ive, None,
            lambda dy, y, v, z: dy * ((_sc.ive(v - 1, z) + _sc.ive(v + 1, z)) * 0.5
                                      - np.sign(z) * y))

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from ..primitive import primitive
-from ..tensor import Tensor, raw
+from ..primitive import Tensor, primitive, raw
 from ._util import count, dtype_of, keep_dims, pad_axis, reduced_axes
 
 # -- average ----------------------------------------------------------------------------------
@@ -107,8 +106,9 @@ def _order_weights(a, q, y, axis, method, scale, name):
     if not isinstance(q, Tensor) and np.ndim(q):
         q = xp.asarray(q)  # a host constant meets device values below
     v = np.broadcast_to(v, np.shape(q) + v.shape)
-    lo = np.max(v, axis=groups, keepdims=True, where=v <= at, initial=-xp.inf)
-    hi = np.min(v, axis=groups, keepdims=True, where=v >= at, initial=xp.inf)
+    # masked max and min through where(): CuPy's reductions take no where= or initial=
+    lo = np.max(np.where(v <= at, v, -xp.inf), axis=groups, keepdims=True)
+    hi = np.min(np.where(v >= at, v, xp.inf), axis=groups, keepdims=True)
     n1 = np.sum(~np.isnan(v), axis=groups, keepdims=True) - 1
     if method == "linear":
         virtual = n1 * (q if qdims == 0 else np.reshape(q, np.shape(q) + (1,) * nd)) / scale

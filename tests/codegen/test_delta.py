@@ -418,3 +418,17 @@ def test_a_param_argument_is_differentiated_as_vjp_does() -> None:
     p = ag.Param(np.array([1.0, 2.0]))
     z, back = ag.delta(lambda w: np.sum(w ** 2))(p)
     exact(back()[0], np.array([2.0, 4.0]))
+
+
+def test_a_rebound_global_number_retraces() -> None:
+    global FACTOR
+    d = ag.delta(lambda x: np.sum(FACTOR * x ** 2))
+    x = np.array([1.0, 2.0])
+    FACTOR = 2.0
+    exact(d(x)[1]()[0], 4.0 * x)
+    FACTOR = 3.0
+    exact(d(x)[1]()[0], 6.0 * x)
+    assert d.traces == 2
+
+
+FACTOR = 1.0

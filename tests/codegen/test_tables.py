@@ -24,18 +24,12 @@ import minitorch_ag as ag
 # as the trace recorded it on Tensors: the two differ by at most an ulp or two per element.
 ULP_CASES = {"vector_norm-ord=-1"}
 
-# Cases that run eagerly, with a warning, and why: the nan-reductions pass a mask computed from
-# the input as ``where=`` to np.mean, and a recorded mask cannot be a keyword argument of a
-# recorded call; select's condition list, held by the function, is copied when traced, and
-# the copy would not follow an in-place change of the list (the check on other inputs changes
-# it). Every other case replays: spelled out step by step, or (sort, median, quantiles,
-# max-norms, unique, frexp: rules that read plain values) with those rules run as one call
-# each, which the check on other inputs decides.
-EAGER_CASES = {"nanvar-where", "selection:select"} | {
-    f"{name}-axis={axis}{keep}" for name in ("nanvar", "nanstd")
-    for axis in ("None", "0", "-1", "(0, 2)", "(-1, 0)", "1") for keep in ("", "-keepdims")
-} | {"nanvar-ddof1-axis=None", "nanvar-ddof1-axis=-1-keepdims", "nanstd-correction1-axis=None",
-     "nanstd-correction1-axis=-1-keepdims"}
+# The case that runs eagerly, with a warning, and why: select's condition list, held by the
+# function, is copied when traced, and the copy would not follow an in-place change of the list
+# (the check on other inputs changes it). Every other case replays: spelled out step by step, or
+# (sort, median, quantiles, max-norms, unique, frexp: rules that read plain values) with those
+# rules run as one call each, which the check on other inputs decides.
+EAGER_CASES = {"selection:select"}
 
 CASES = [pytest.param(table, c, id=f"{table}-{c.name}") for table, cases in TABLES.items()
          for c in cases]

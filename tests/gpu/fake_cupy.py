@@ -12,7 +12,11 @@ GPU would have had to do:
 * reductions give 0-d arrays, not host scalars (as CuPy's);
 * every host-to-device copy (``cupy.asarray`` of a host array, a host array used as an index
   or assigned into a slice) and every synchronising read (``.get()``, ``float()``, ``int()``,
-  ``bool()``, ``.item()``, ``.tolist()``) is recorded in :data:`LOG`.
+  ``bool()``, ``.item()``, ``.tolist()``) is recorded in :data:`LOG`;
+* what CuPy 14 lacks, as a real GPU showed (see :data:`MISSING_FUNCTIONS`,
+  :data:`MISSING_UFUNCS`, :data:`MISSING_KEYWORDS`), is refused with CuPy's errors, and an
+  assignment through repeated positions keeps the first value written where NumPy keeps the
+  last (CuPy keeps an unspecified one), so code that relies on NumPy's order fails here too.
 
 Install it with :func:`installed` (a context manager that puts ``cupy`` and ``cupyx`` into
 ``sys.modules`` and takes them out again).
@@ -90,6 +94,67 @@ class _Device:
 
     def __exit__(self, *exc: Any) -> None:
         return None
+
+
+# -- what CuPy lacks --------------------------------------------------------------------------
+# Seen on a real GPU (CuPy 14.2 with NumPy 2.5, NVIDIA H200, 2026-12-04): NumPy functions with
+# no CuPy implementation ("no implementation found for 'numpy.block' on types that implement
+# __array_function__"), NumPy ufuncs and scipy.special ufuncs CuPy does not dispatch, and
+# keywords CuPy's versions do not take ("amax() got an unexpected keyword argument 'where'").
+MISSING_FUNCTIONS = frozenset({
+    "numpy.block", "numpy.insert", "numpy.unstack", "numpy.nanpercentile", "numpy.nanquantile",
+    "numpy.linalg.vector_norm", "numpy.linalg.matrix_norm", "numpy.linalg.outer",
+    "numpy.linalg.svdvals", "numpy.linalg.tensordot", "numpy.linalg.trace",
+    "numpy.linalg.vecdot", "numpy.linalg.diagonal", "numpy.linalg.multi_dot",
+})
+MISSING_UFUNCS = frozenset({"matvec", "vecmat", "vecdot", "iv", "ive"})
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin", "max", "min", "std", "var", "nansum",
+               "nanprod", "nanmean", "nanmax", "nanmin", "nanstd", "nanvar")
+MISSING_KEYWORDS: dict[str, frozenset[str]] = {
+    **{name: frozenset({"where"}) for name in _REDUCTIONS},
+    **{name: frozenset({"where", "initial"}) for name in ("prod", "amax", "amin", "max", "min")},
+    **{name: frozenset({"where", "correction", "mean"})
+       for name in ("std", "var", "nanstd", "nanvar")},
+    "argpartition": frozenset({"kind", "order"}),
+    "take": frozenset({"mode"}),
+    "svd": frozenset({"hermitian"}),
+    "pinv": frozenset({"hermitian"}),
+    "cholesky": frozenset({"upper"}),
+    "clip": frozenset({"min", "max"}),
+    "reshape": frozenset({"shape"}),
+    "sort": frozenset({"stable"}),
+}
+
+
+def _check_supported(qualname: str, kwargs: dict) -> None:
+    """Refuse, as CuPy does, a function it lacks or a keyword its version does not take."""
+    if qualname in MISSING_FUNCTIONS:
+        raise TypeError(f"fake cupy: no implementation found for {qualname!r} on types that "
+                        f"implement __array_function__ (CuPy 14 has none)")
+    name = qualname.rsplit(".", 1)[-1]
+    bad = MISSING_KEYWORDS.get(name, frozenset()) & kwargs.keys()
+    if bad:
+        raise TypeError(f"fake cupy: {name}() got an unexpected keyword argument "
+                        f"{sorted(bad)[0]!r} (CuPy's {name} does not take it)")
+
+
+def _repeats(key: Any) -> bool:
+    """True when ``key`` has an integer-array part (which may repeat a position)."""
+    for k in key if type(key) is tuple else (key,):
+        if type(k) is list or (isinstance(k, np.ndarray) and k.dtype.kind in "iu"):
+            return True
+    return False
+
+
+def _assign_first_wins(a: np.ndarray, key: Any, value: Any) -> None:
+    """``a[key] = value`` where a repeated position keeps the first value written: one of the
+    orders CuPy may take, and not NumPy's, so that code relying on NumPy's shows up."""
+    pos = np.arange(a.size).reshape(a.shape)[key]
+    if np.unique(pos).size == pos.size:
+        a[key] = value
+        return
+    vals = np.broadcast_to(np.asarray(value, dtype=a.dtype), pos.shape)
+    a.flat[pos.ravel()[::-1]] = vals.ravel()[::-1]
 
 
 def _host_error(where: str, a: np.ndarray) -> TypeError:
@@ -182,6 +247,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
 
         def method(*args: Any, **kwargs: Any) -> Any:
             where = f"ndarray.{name}"
+            _check_supported(name, kwargs)
             return _wrap(attr(*_unwrap(args, where), **_unwrap(kwargs, where)))
 
         return method
@@ -203,7 +269,11 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
             value = value._a
         elif isinstance(value, np.ndarray):
             LOG.h2d(f"host array {value.shape} assigned into a device array")
-        self._a[_index(key)] = value
+        key = _index(key)
+        if _repeats(key):
+            _assign_first_wins(self._a, key, value)
+        else:
+            self._a[key] = value
 
     # -- synchronising reads ----------------------------------------------------------------
     def get(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -246,6 +316,8 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if _foreign(inputs) or _foreign(kwargs.get("out", ())):
             return NotImplemented
+        if ufunc.__name__ in MISSING_UFUNCS:
+            return NotImplemented  # as CuPy: NumPy then raises its TypeError
         where = f"np.{ufunc.__name__}"
         out = kwargs.get("out")
         args = _unwrap(inputs, where)
@@ -260,6 +332,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
     def __array_function__(self, func: Any, types_: Any, args: tuple, kwargs: dict) -> Any:
         if _foreign(args) or _foreign(tuple(kwargs.values())):
             return NotImplemented
+        _check_supported(f"{func.__module__}.{func.__name__}", kwargs)
         where = f"np.{func.__name__}"
         out = kwargs.get("out")
         result = func(*_unwrap(args, where), **_unwrap(kwargs, where))
@@ -269,6 +342,7 @@ class ndarray(NDArrayOperatorsMixin):  # noqa: N801 - CuPy's name
 def _module_function(name: str, fn: Any) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
         where = f"cupy.{name}"
+        _check_supported(f"numpy.{name}", kwargs)
         out = kwargs.get("out")
         result = fn(*_unwrap(args, where), **_unwrap(kwargs, where))
         return out if out is not None else _wrap(result)
@@ -301,6 +375,37 @@ def asnumpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+class ElementwiseKernel:
+    """CuPy's ``ElementwiseKernel`` for operations that read as Python too (assignments of
+    arithmetic and ``sqrt``/``exp``/``log`` separated by ``;``): run with NumPy on the arrays
+    behind ours, outputs written in place. Arrays must be ours, as on CuPy."""
+
+    def __init__(self, in_params: str, out_params: str, operation: str, name: str) -> None:
+        self.ins = [p.split()[-1] for p in in_params.split(",")]
+        self.outs = [p.split()[-1] for p in out_params.split(",")]
+        statements = "\n".join(s.strip() for s in operation.split(";") if s.strip())
+        try:
+            self.code = compile(statements, f"<kernel {name}>", "exec")
+        except SyntaxError:
+            raise NotImplementedError(f"fake cupy: kernel {name} is C code; the stand-in runs "
+                                      f"only kernels that read as Python") from None
+        self.name = name
+
+    def __call__(self, *args: Any) -> None:
+        if len(args) != len(self.ins) + len(self.outs):
+            raise TypeError(f"fake cupy: kernel {self.name} takes {len(self.ins)} inputs and "
+                            f"{len(self.outs)} outputs, got {len(args)} arguments")
+        for a in args:
+            if isinstance(a, np.ndarray):
+                raise _host_error(f"kernel {self.name}", a)
+        outs = args[len(self.ins):]
+        names = dict(zip(self.ins + self.outs, args, strict=True))
+        env = {k: (v._a.copy() if type(v) is ndarray else v) for k, v in names.items()}
+        exec(self.code, {"sqrt": np.sqrt, "exp": np.exp, "log": np.log}, env)  # noqa: S102
+        for name, out in zip(self.outs, outs, strict=True):
+            out._a[...] = env[name]
+
+
 class _FakeModule(types.ModuleType):
     """CuPy's namespace (and its submodules ``linalg``, ``lib.stride_tricks`` ...) over
     NumPy's: every function unwraps our arrays, calls NumPy's and wraps the results."""
@@ -328,6 +433,7 @@ def _make_modules() -> tuple[types.ModuleType, types.ModuleType]:
     cupy.asarray = asarray
     cupy.array = array
     cupy.asnumpy = asnumpy
+    cupy.ElementwiseKernel = ElementwiseKernel
     cupy.cuda = types.SimpleNamespace(
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1), Device=_Device)
     cupyx = types.ModuleType("cupyx")
@@ -338,7 +444,14 @@ def _make_modules() -> tuple[types.ModuleType, types.ModuleType]:
             raise _host_error("cupyx.scatter_add", values)
         np.add.at(target._a, _index(index), v)
 
+    def scatter_max(target: ndarray, index: Any, values: Any) -> None:
+        v = values._a if type(values) is ndarray else values
+        if isinstance(values, np.ndarray):
+            raise _host_error("cupyx.scatter_max", values)
+        np.maximum.at(target._a, _index(index), v)
+
     cupyx.scatter_add = scatter_add
+    cupyx.scatter_max = scatter_max
     return cupy, cupyx
 
 

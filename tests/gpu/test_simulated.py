@@ -34,7 +34,7 @@ def _dev(x):
 # -- the gradient tables, the layers, a training run -------------------------------------------
 
 
-@pytest.mark.parametrize(("c", "dtype"), C.case_params())
+@pytest.mark.parametrize(("c", "dtype"), C.case_params(real_cupy=False))
 def test_rule_gradients_on_device_match_host(c, dtype):
     C.compare_case(c, dtype, "gpu")
 
@@ -180,3 +180,30 @@ def test_clipping_decides_on_the_device_without_reading_back(stand_in):
     np.testing.assert_allclose(stand_in.asnumpy(unclipped), [0.3, 0.4])
     np.testing.assert_allclose(float(norm), np.hypot(np.hypot(3, 4), 0.5))
     np.testing.assert_allclose(stand_in.asnumpy(p.value), [-0.6, -0.8])
+
+
+def test_every_cupy_gap_names_a_case():
+    """The table of what CuPy cannot run stays in step with the gradient tables."""
+    keys = {f"{t}:{c.name}" for t, table in C.TABLES.items() for c in table}
+    for name in C.CUPY_GAPS:
+        stem = name.rstrip("*")
+        assert any(k == stem or (name.endswith("*") and k.startswith(stem + "-"))
+                   for k in keys), f"CUPY_GAPS entry {name!r} names no case"
+
+
+def test_stand_in_refuses_what_cupy_lacks(stand_in):
+    """What a real GPU showed CuPy lacks is refused by the stand-in too (see fake_cupy)."""
+    x = stand_in.asarray(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(TypeError, match="where"):
+        np.mean(x, axis=0, where=x > 1)
+    with pytest.raises(TypeError, match="no implementation"):
+        np.linalg.vector_norm(x)
+    with pytest.raises(TypeError, match="kind"):
+        np.argpartition(x, 1, kind="introselect")
+
+
+def test_stand_in_keeps_the_first_of_repeated_writes(stand_in):
+    """CuPy does not promise NumPy's order (the last write wins) for repeated positions."""
+    x = stand_in.asarray(np.zeros(3))
+    x[np.array([0, 0])] = stand_in.asarray(np.array([1.0, 2.0]))
+    assert float(x[0]) == 1.0

@@ -8,17 +8,16 @@
 Each line gives the node's number, a summary of its value (type, dtype, shape, device; the
 value itself for a scalar), the primitive and its arguments (earlier nodes by number,
 constants summarised, Params as ``P(...)``) and, once the backward pass has run, the gradient
-that reached it. ``print(tape)`` keeps the short ``T(14.0)`` (API.md).
+that reached it. ``print(tape)`` keeps the short ``T(14.0)``.
 
-The backward sweep releases each intermediate node as it passes it (DESIGN.md §4), so after
+The backward sweep releases each intermediate node as it passes it (to save memory), so after
 ``grad(tape, p)`` only the leaves are left to show. ``ag.show(tape, grads=True)`` runs the
 sweep itself first, keeping every node and its gradient; ``grad`` afterwards returns the
 very same gradients without sweeping again.
 
 ``ag.nodes(tape)`` gives the nodes as :class:`NodeView` objects (value, parents, gradient,
 primitive, ``dump()``) for interactive digging, and ``ag.draw(tape, path)`` writes the graph
-as Graphviz DOT or renders it as PNG/SVG (with Graphviz's ``dot`` when installed, otherwise
-with matplotlib).
+as Graphviz DOT, or renders it as PNG/SVG/PDF with Graphviz's ``dot`` when that is installed.
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .backend import array_module
-from .tape import ITEM, Tape, backward, seed_like
-from .tensor import Param, raw
+from ..backend import array_module
+from ..tape import ITEM, Tape, backward, seed_like
+from ..tensor import Param, raw
 
 __all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot"]
 
@@ -62,7 +61,7 @@ def summary(v: Any) -> str:
 
     Example:
         >>> import numpy as np
-        >>> from minitorch_ag.debug import summary
+        >>> from minitorch_ag.tools.debug import summary
         >>> summary(np.zeros((2, 3), dtype=np.float32)), summary(np.float64(2.5))
         ('ndarray float32 (2, 3) cpu', '2.5 (float64)')
     """
@@ -185,7 +184,7 @@ class NodeView:
         return f"{self.number}. {self._call()}{grad}"
 
     def dump(self, file: TextIO | None = None) -> None:
-        """Print everything the node holds (the seed's ``dump``), values abbreviated."""
+        """Print everything the node holds (AutoGrad.jl's ``dump``), values abbreviated."""
         lines = [f"node {self.number}: {self.primitive or ('Param' if self.param else 'leaf')}",
                  f"  value:    {summary(self.value)}  {_preview(self.value)}"]
         for pos, a in enumerate(self.args):
@@ -415,7 +414,7 @@ def to_dot(tape: Tape, grads: bool = False) -> str:
     Example:
         >>> import numpy as np, minitorch_ag as ag
         >>> x = ag.Param(np.array([1.0, 2.0]))
-        >>> print(ag.debug.to_dot(ag.diff(lambda: np.sum(x * 2.0))).splitlines()[0])
+        >>> print(ag.tools.debug.to_dot(ag.diff(lambda: np.sum(x * 2.0))).splitlines()[0])
         digraph tape {
     """
     views, edges, constants = _graph(tape, grads)
@@ -443,8 +442,7 @@ def draw(tape: Tape, path: str | os.PathLike[str], grads: bool = False) -> str:
     """Draw the computational graph of ``tape`` into ``path``; return the path.
 
     ``.dot`` / ``.gv`` writes Graphviz DOT source. ``.png``, ``.svg`` and ``.pdf`` are rendered
-    by Graphviz's ``dot`` when it is installed, otherwise by matplotlib with a layered layout
-    (leaves on top, the result at the bottom).
+    by Graphviz's ``dot``, which must be installed for them (``RuntimeError`` otherwise).
 
     Args:
         tape: a Tape from ``diff``.
@@ -470,10 +468,12 @@ def draw(tape: Tape, path: str | os.PathLike[str], grads: bool = False) -> str:
             f"use .dot or .gv (Graphviz source), .png, .svg or .pdf"
         )
     dot = shutil.which("dot")
-    if dot is not None:
-        _render_graphviz(dot, to_dot(tape, grads), path, ext[1:])
-    else:
-        _render_matplotlib(tape, path, grads)
+    if dot is None:
+        raise RuntimeError(
+            f"draw(tape, {path!r}): rendering {ext} needs Graphviz's dot program, which is not "
+            f"installed (e.g. apt install graphviz); write a .dot file instead, or install it"
+        )
+    _render_graphviz(dot, to_dot(tape, grads), path, ext[1:])
     return path
 
 
@@ -485,87 +485,3 @@ def _render_graphviz(dot: str, source: str, path: str, fmt: str) -> None:
                        capture_output=True, timeout=60)
     finally:
         os.unlink(fh.name)
-
-
-def _layers(views: list[NodeView], edges: list[tuple[str, str, str, bool]]) -> dict[str, int]:
-    """Layer of each graph node: leaves at 0, every other node one below its lowest parent."""
-    incoming: dict[str, list[str]] = {}
-    for src, dst, _, const in edges:
-        if not const:
-            incoming.setdefault(dst, []).append(src)
-    layer: dict[str, int] = {}
-    for v in views:  # creation order is topological
-        key = f"n{v.number}"
-        layer[key] = 1 + max((layer.get(p, 0) for p in incoming.get(key, [])), default=-1)
-    consumers: dict[str, list[str]] = {}
-    for src, dst, _, _ in edges:
-        consumers.setdefault(src, []).append(dst)
-    for key in list(layer):  # a leaf sits just above its first consumer, not at the top
-        if key not in incoming and key in consumers:
-            layer[key] = max(min(layer[d] for d in consumers[key]) - 1, 0)
-    for src, dst, _, const in edges:
-        if const:
-            layer[src] = max(layer[dst] - 1, 0)
-    top = min(layer.values(), default=0)
-    return {k: v - top for k, v in layer.items()}
-
-
-def _render_matplotlib(tape: Tape, path: str, grads: bool) -> None:
-    import matplotlib  # noqa: PLC0415 - optional, and only needed here
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    views, edges, constants = _graph(tape, grads)
-    layer = _layers(views, edges)
-    labels = {f"n{v.number}": _label(v, grads) for v in views}
-    labels.update(constants)
-    rows: dict[int, list[str]] = {}
-    for key in labels:
-        rows.setdefault(layer[key], []).append(key)
-    sources: dict[str, list[str]] = {}
-    for src, dst, _, _ in edges:
-        sources.setdefault(dst, []).append(src)
-    x: dict[str, float] = {}
-    for depth in sorted(rows):  # order each row by its parents' mean position
-        row = rows[depth]
-        row.sort(key=lambda k: (np.mean([x[s] for s in sources.get(k, []) if s in x])
-                                if any(s in x for s in sources.get(k, [])) else -1.0))
-        for i, key in enumerate(row):
-            x[key] = i - (len(row) - 1) / 2
-    width = max(len(r) for r in rows.values()) if rows else 1
-    fig, ax = plt.subplots(figsize=(max(4.0, 2.8 * width), max(3.0, 1.25 * len(rows))))
-    ax.set_xlim(-width / 2 - 0.2, width / 2 + 0.2)
-    ax.set_ylim(-max(rows, default=0) - 0.6, 0.6)
-    ax.axis("off")
-    def half_height(key: str) -> float:  # in points: 8-point lines plus the box padding
-        return 6.0 + 5.5 * labels[key].count("\n") + 5.5
-
-    for src, dst, label, const in edges:
-        a, b = (x[src], -layer[src]), (x[dst], -layer[dst])
-        ax.annotate("", xy=b, xytext=a, arrowprops={
-            "arrowstyle": "-|>", "color": "#999999" if const else "#444444",
-            "linestyle": "--" if const else "-", "shrinkA": half_height(src),
-            "shrinkB": half_height(dst) + 2, "lw": 1})
-        if label:
-            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, label, fontsize=7, color="#aa3333",
-                    ha="center", va="center")
-    result_key = next((f"n{v.number}" for v in views if v.node is tape.result), None)
-    for key, text in labels.items():
-        if key.startswith("c"):
-            style = {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#bbbbbb"}
-            color = "#666666"
-        elif key == result_key:
-            style = {"boxstyle": "round,pad=0.3", "fc": "#d1e7dd", "ec": "#1e6b3a", "lw": 2}
-            color = "black"
-        elif text.split("\n")[0].split(" ")[1] in ("P", "leaf"):
-            style = {"boxstyle": "round4,pad=0.3", "fc": "#cfe2ff", "ec": "#335c99"}
-            color = "black"
-        else:
-            style = {"boxstyle": "round,pad=0.3", "fc": "#f5f5f5", "ec": "#444444"}
-            color = "black"
-        ax.text(x[key], -layer[key], text, ha="center", va="center", fontsize=8, color=color,
-                bbox=style, zorder=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

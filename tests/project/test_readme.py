@@ -8,6 +8,8 @@ cannot be added without a check:
 - the main job: creates the venv, installs an extra that pyproject.toml defines and runs an
   example script, which must exist and is run here with its fastest flags;
 - a script under benchmarks/, run here with tiny settings;
+- opening the notebooks: installs an extra that pyproject.toml defines and starts Jupyter on
+  a folder that holds notebooks (tests/test_notebooks.py runs them);
 - the docs build, run here into a temporary directory.
 
 The ```python blocks run in order, in one namespace; their asserts are the checks.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -36,6 +38,10 @@ MAIN_JOB_RE = re.compile(
 BENCHMARK_RE = re.compile(
     r"^\.venv/bin/python (?P<script>benchmarks/\w+\.py)(?P<args>(?: --[\w-]+(?: [\w.,]+)?)*)$")
 DOCS_BUILD = ".venv/bin/mkdocs build --strict"
+NOTEBOOKS_RE = re.compile(
+    r'^python3 -m venv \.venv && \.venv/bin/pip install -q -e "\.\[(?P<extra>\w+)\]" && '
+    r"\.venv/bin/jupyter lab (?P<folder>[\w/]+)$"
+)
 
 # Tiny settings per benchmark script: a smoke run, no timing is asserted.
 BENCHMARK_FLAGS = {
@@ -79,8 +85,8 @@ def test_every_command_has_a_check():
     assert cmds, "the README has no commands"
     for cmd in cmds:
         known = (TEST_COMMAND_RE.match(cmd) or MAIN_JOB_RE.match(cmd)
-                 or BENCHMARK_RE.match(cmd) or cmd == DOCS_BUILD)
-        assert known, f"README command without a check in tests/test_readme.py: {cmd}"
+                 or BENCHMARK_RE.match(cmd) or cmd == DOCS_BUILD or NOTEBOOKS_RE.match(cmd))
+        assert known, f"README command without a check in tests/project/test_readme.py: {cmd}"
 
 
 def test_the_two_setup_commands():
@@ -97,6 +103,21 @@ def test_the_two_setup_commands():
     job = MAIN_JOB_RE.match(jobs[0])
     assert job["extra"] in extras, f"the main job installs an undefined extra {job['extra']}"
     assert "-e \".[dev]\"" in tests[0]
+
+
+def _extras() -> dict[str, list[str]]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+
+
+def test_the_notebooks_command_installs_jupyter_and_opens_the_notebooks():
+    found = [NOTEBOOKS_RE.match(c) for c in commands() if NOTEBOOKS_RE.match(c)]
+    assert len(found) == 1, "the README says how to open the notebooks, once"
+    extra = _extras()[found[0]["extra"]]
+    assert "jupyterlab" in extra and "ipywidgets" in extra  # tqdm.auto's widgets need it
+    assert sorted((ROOT / found[0]["folder"]).glob("*.ipynb")), found[0]["folder"]
 
 
 def _fastest_flags(script: str) -> list[str]:
@@ -119,7 +140,7 @@ def test_main_job_runs():
     assert (ROOT / script).is_file(), f"the README's main job {script} does not exist"
     flags = _fastest_flags(script)
     proc = run([sys.executable, script, *flags])
-    if proc.returncode != 0 and "--no-download" in flags and "no download was tried" in (
+    if proc.returncode != 0 and "--no-download" in flags and "so none was tried" in (
             proc.stdout + proc.stderr):
         pytest.skip(f"{script}: its data set is not on disk and tests never download (set "
                     f"MINITORCH_AG_DATA, as .ci/run does when ../shared/data exists)")
@@ -143,10 +164,10 @@ def test_benchmark_commands_run():
 
 
 def test_docs_build_command_is_the_tested_one():
-    """The README's docs command is the build that tests/test_docs.py runs (into a temporary
-    --site-dir, with warnings as errors), so the suite runs it."""
+    """The README's docs command is the build that tests/project/test_docs.py runs (into a
+    temporary --site-dir, with warnings as errors), so the suite runs it."""
     assert DOCS_BUILD in commands()
-    test_docs = (ROOT / "tests" / "test_docs.py").read_text()
+    test_docs = (ROOT / "tests" / "project" / "test_docs.py").read_text()
     assert '"-m", "mkdocs", "build", "--strict", "--site-dir"' in test_docs
 
 

@@ -1,4 +1,4 @@
-"""Per-primitive timing of the forward and backward passes (the seed's ``sum`` / ``sum[2]`` rows).
+"""Per-primitive timing of the forward and backward passes (AutoGrad.jl's ``sum``, ``sum[2]`` rows).
 
 ``with ag.profile() as prof:`` times every primitive called in the block: ``np.sum`` is the
 forward computation of ``np.sum``, ``np.sum[1]`` its gradient rule for argument 1 (positions
@@ -12,7 +12,7 @@ only for what those do not take, so the shares add up to 100%.
 Setting ``MINITORCH_AG_TIMER=1`` in the environment before importing minitorch_ag profiles the
 whole script and prints the table to stderr at exit (AutoGrad.jl's ``AUTOGRAD_TIMER``).
 
-Profiling switches in by replacing the primitives' functions (see ``_instrument``); when no
+Profiling switches in by replacing the primitives' functions (see ``tools/_switch.py``); when no
 profile is active the engine runs exactly its ordinary code. Arrays on a GPU are synchronised
 before and after each timed call, so that the times are those of the work, not of its launch.
 """
@@ -31,9 +31,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _instrument, tensor
-from .backend import array_module
-from .registry import Primitive
+from .. import tensor
+from ..backend import array_module
+from ..registry import Primitive
+from . import _switch
 
 __all__ = ["Profile", "ProfileRow", "profile", "TIMER"]
 
@@ -56,7 +57,7 @@ class ProfileRow:
         return self.seconds / self.calls if self.calls else 0.0
 
 
-class Profile(_instrument.Hook):
+class Profile(_switch.Hook):
     """Timings collected while active; ``str(prof)`` is the table.
 
     Use it through :func:`profile`; ``start()`` and ``stop()`` do the same by hand.
@@ -76,13 +77,13 @@ class Profile(_instrument.Hook):
         if not self.active:
             self.active = True
             self._started = _clock()
-            _instrument.activate(self)
+            _switch.activate(self)
         return self
 
     def stop(self) -> Profile:
         """Stop timing; the engine's own functions are back in place once no tool is active."""
         if self.active:
-            _instrument.deactivate(self)
+            _switch.deactivate(self)
             self.wall += _clock() - (self._started or _clock())
             self.active = False
         return self

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from . import tensor
-from .api import _differentiate, _is_differentiable_leaf
-from .registry import PRIMITIVES
-from .tensor import IN_PLACE, Tensor
+from .. import registry
+from ..api import _differentiate, _is_differentiable_leaf
+from ..registry import IN_PLACE, PRIMITIVES
+from ..tensor import METHODS
 
 __all__ = ["Coverage", "coverage", "check_differentiable"]
 
@@ -96,9 +96,8 @@ def coverage() -> Coverage:
         else:
             (zero if prim.zerograd else differentiable).append(name)
     methods = []
-    for name in sorted(vars(Tensor)):
-        fn = getattr(getattr(Tensor, name), "numpy_function", None)
-        prim = PRIMITIVES.get(fn) if fn is not None else None
+    for name, fn in sorted(METHODS.items()):
+        prim = PRIMITIVES.get(fn)
         if prim is not None and not prim.zerograd:
             methods.append(f"Tensor.{name}")
     return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods),
@@ -117,15 +116,25 @@ def check_differentiable(f: Callable[..., Any], *args: Any, **kwargs: Any) -> li
         >>> ag.check_differentiable(lambda x: np.sum(np.exp(x)), np.ones(3))
         []
     """
-    reached: list[str] = []
+    listener = _Missing()
     argnums = tuple(i for i, a in enumerate(args) if _has_leaf(a))
-    previous = tensor.MISSING_RULES
-    tensor.MISSING_RULES = reached
+    registry.add_listener(listener)
     try:
         _differentiate(f, argnums, args, kwargs)
     finally:
-        tensor.MISSING_RULES = previous
-    return list(dict.fromkeys(reached))
+        registry.remove_listener(listener)
+    return list(dict.fromkeys(listener.reached))
+
+
+class _Missing(registry.Listener):
+    """Hears of each function without a rule reached, notes it and lets it run plainly."""
+
+    def __init__(self) -> None:
+        self.reached: list[str] = []
+
+    def missing_rule(self, name: str) -> bool:
+        self.reached.append(name)
+        return True
 
 
 def _has_leaf(x: Any) -> bool:

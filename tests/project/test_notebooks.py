@@ -18,7 +18,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "examples" / "notebooks"
 DATA = Path(os.environ.get("MINITORCH_AG_DATA") or ROOT.parent / "shared" / "data")
 HAVE_MNIST = (DATA / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()

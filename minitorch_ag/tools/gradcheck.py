@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import grad
-from .backend import is_array
-from .tensor import Tensor, raw
+from ..api import grad
+from ..backend import is_array
+from ..tensor import Tensor, raw
 
 __all__ = ["gradcheck"]
 

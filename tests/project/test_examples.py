@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 DATA = Path(os.environ.get("MINITORCH_AG_DATA") or ROOT.parent / "shared" / "data")
@@ -63,8 +63,12 @@ def summary(proc, pattern):
 
 def test_every_example_is_tested():
     tested = {"linear_regression.py", "housing.py", "mnist_mlp.py", "lenet.py", "charlm.py",
-              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py", "delta.py"}
+              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py", "delta.py",
+              "mnist_distributed.py"}  # tested in tests/distributed/test_example.py
     assert set(SCRIPTS) <= tested, f"examples without a test: {set(SCRIPTS) - tested}"
+
+
+SHARED_FLAGS = ("--epochs", "--device", "--seed", "--no-plot", "--no-download")
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -72,16 +76,108 @@ def test_help_lists_the_common_flags(name):
     proc = run_example(name, "--help")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage:")
-    for option in ("--epochs", "--device", "--seed"):
+    for option in SHARED_FLAGS:
         assert option in proc.stdout, f"{name} --help lacks {option}"
+    assert "--plot " not in proc.stdout, "figures are switched off with --no-plot, not moved"
 
 
-@pytest.mark.parametrize("name", [s for s in SCRIPTS if s != "lenet.py"])
-def test_an_unusable_device_is_a_clear_error(name):
-    proc = run_example(name, "--device", "tpu", "--epochs", "1")
-    assert proc.returncode != 0
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_every_script_accepts_the_shared_flags(name):
+    """All the shared flags at once are accepted (argparse would exit with 2 on an unknown
+    one); the device check then stops the run with status 1 and a message, no traceback."""
+    proc = run_example(name, "--epochs", "1", "--seed", "3", "--no-plot", "--no-download",
+                       "--device", "tpu")
+    assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert "tpu" in proc.stderr
+    assert "unrecognized arguments" not in proc.stderr
+    assert proc.stderr.startswith("error: --device: ") and "tpu" in proc.stderr
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_without_the_examples_extra_a_script_says_what_to_install(name, tmp_path):
+    """With NumPy only (tqdm and matplotlib made unimportable), no traceback: one line that
+    names the missing packages and the command that installs them, before any work."""
+    for module in ("tqdm", "matplotlib"):
+        (tmp_path / module).mkdir()
+        (tmp_path / module / "__init__.py").write_text("raise ImportError('hidden by a test')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
+               MINITORCH_AG_DATA=str(DATA))
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--epochs", "1",
+                           "--no-download"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "tqdm (for the progress bars) and matplotlib (for the figures)" in proc.stderr
+    assert "pip install -e '.[examples]'" in proc.stderr
+
+
+def test_the_shared_flags_are_the_ones_common_defines():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert _common.SHARED_FLAGS == SHARED_FLAGS
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_epochs_help_says_what_one_epoch_is(name):
+    text = re.sub(r"-\s+", "-", " ".join(run_example(name, "--help").stdout.split()))
+    m = re.search(r"--epochs EPOCHS (.*?) \(default \d+\)", text)
+    assert m, text
+    if name in ("higher_order.py",):
+        assert "Newton step" in m[1]
+    elif name in ("custom_primitive.py", "vjp.py", "housing.py"):
+        assert "gradient-descent step" in m[1]
+    else:
+        assert "one pass over the training data" in m[1]
+
+
+def test_plural():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from _common import plural
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert plural(1, "epoch") == "1 epoch" and plural(3, "epoch") == "3 epochs"
+    assert plural(2, "batch", "batches") == "2 batches" and plural(1, "batch") == "1 batch"
+
+
+def test_smoothed_curves_line_up_with_the_raw_values():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from _common import smooth
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    x, y = smooth([0, 0, 0, 10, 10, 10], 3)
+    # the mean of values i-2..i is drawn at i: the step shows where it happened, not earlier
+    assert x.tolist() == [2, 3, 4, 5]
+    np.testing.assert_allclose(y, [0, 10 / 3, 20 / 3, 10])
+
+
+@pytest.mark.parametrize("name, args", [
+    ("linear_regression.py", ["--epochs", "1"]),
+    ("custom_primitive.py", ["--epochs", "1"]),
+])
+def test_one_epoch_runs_draw_a_readable_plot(name, args, tmp_path):
+    """One epoch is one point per curve: the x axis spans whole steps around it, not the
+    0.96-1.04 that matplotlib picks for a single value."""
+    env = {"MINITORCH_AG_EXAMPLES_OUT": str(tmp_path)}
+    code = (f"import sys, runpy; sys.argv = [{name!r}, *{args!r}];"
+            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt;"
+            "saved = [];"
+            "orig = plt.Figure.savefig;"
+            "plt.Figure.savefig = lambda self, *a, **k: (saved.append("
+            "[ax.get_xlim() for ax in self.axes]), orig(self, *a, **k))[1];"
+            f"runpy.run_path({str(EXAMPLES / name)!r}, run_name='__main__');"
+            "print('XLIMS', saved)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=EXAMPLES, capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    xlims = eval(proc.stdout.split("XLIMS", 1)[1])
+    for lo, hi in xlims[0]:
+        assert hi - lo >= 1, xlims
 
 
 # ----------------------------------------------------------------------------------------
@@ -152,8 +248,11 @@ def test_housing_offline_says_which_file_is_missing_and_exits_nonzero(tmp_path):
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "housing/housing.data is not available" in proc.stderr
-    assert "MINITORCH_AG_DATA" in proc.stderr and "--file" in proc.stderr
+    assert "this data file is not available" in proc.stderr
+    assert "housing/housing.data" in proc.stderr
+    assert "MINITORCH_AG_DATA=<dir> python examples/housing.py" in proc.stderr
+    assert "--file" in proc.stderr and "root=" not in proc.stderr
+    assert not (tmp_path / "cache").exists(), "an empty cache folder was left behind"
 
 
 # ----------------------------------------------------------------------------------------
@@ -196,7 +295,7 @@ def test_custom_primitive_checks_hypot_and_finds_the_geometric_median(tmp_path):
 def test_vjp_checks_every_readme_example_and_trains_with_pullbacks(tmp_path):
     proc = run_example("vjp.py", "--epochs", "100", out=tmp_path)
     m = summary(proc, r"vjp: (\d+) examples checked; autoencoder error (\S+) -> (\S+), "
-                      r"rosenbrock (\S+) -> (\S+) in 100 epochs")
+                      r"rosenbrock (\S+) -> (\S+) in 100 steps")
     assert int(m[1]) == 6
     assert float(m[3]) < 0.5 * float(m[2]) and float(m[5]) < float(m[4])
     assert "const=(1,): ∂x = c, and ∂c is None" in proc.stdout
@@ -232,7 +331,7 @@ def test_charlm_trains_an_lstm_and_prints_samples(tmp_path):
                        "--seqlen", "32", "--hidden", "64", "--sample-every", "10",
                        "--sample-length", "40", out=tmp_path)
     m = summary(proc, r"charlm: validation loss (\S+) nats/char \(perplexity (\S+)\) after 1 "
-                      r"epochs \((\d+) batches\) in \d+ s")
+                      r"epoch \((\d+) batches\) in \d+ s")
     loss, batches = float(m[1]), int(m[3])
     assert batches == 35
     assert loss < np.log(65) - 0.5, "no better than a uniform guess over the 65 characters"
@@ -241,6 +340,36 @@ def test_charlm_trains_an_lstm_and_prints_samples(tmp_path):
     assert samples == ["10", "20", "30"]
     assert re.search(r"--- final sample ---\nROMEO:.{40}", proc.stdout, re.S)
     assert (tmp_path / "charlm.png").is_file()
+
+
+@needs_shakespeare
+@pytest.mark.parametrize("limit, advice", [
+    ("10", "use --limit 2277 or more"),
+    ("20000", None),
+])
+def test_charlm_small_inputs_give_a_clear_message_or_work(limit, advice, tmp_path):
+    """Too little text for one batch is a message that says what to change; a text whose
+    validation part cannot fill every stream is evaluated in fewer streams."""
+    proc = run_example("charlm.py", "--no-download", "--limit", limit, "--no-plot",
+                       "--hidden", "16", "--embed", "8", "--sample-length", "5",
+                       "--sample-every", "1000", out=tmp_path)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if advice:
+        assert proc.returncode == 1
+        assert "10 characters are too few for one batch of --batchsize 32 streams x " \
+               "--seqlen 64" in proc.stderr
+        assert advice in proc.stderr
+    else:
+        summary(proc, r"charlm: validation loss \S+ nats/char \(perplexity \S+\) after 1 epoch "
+                      r"\(8 batches\) in \d+ s")
+
+
+@pytest.mark.parametrize("name", ["mnist_mlp.py", "vae.py"])
+def test_a_limit_below_one_batch_is_a_clear_message(name):
+    proc = run_example(name, "--limit", "10", "--batchsize", "50", "--no-download")
+    assert proc.returncode == 1
+    assert "--limit 10 is smaller than one batch (--batchsize 50)" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @needs_mnist

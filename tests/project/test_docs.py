@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
 
@@ -173,6 +173,39 @@ def test_coverage_page_is_generated():
     assert "| `np." not in text, "coverage.md must not hold a hand-copied table"
 
 
+# Names that mean something only inside the project (its planning files, "the seed" code it
+# started from), and Sphinx roles, which Markdown prints as literal text.
+INTERNAL = re.compile(r"API\.md|DESIGN\.md|\bthe seed\b|\bseed's\b|DESIGN §|API §", re.IGNORECASE)
+SPHINX_ROLE = re.compile(r":(?:class|func|meth|attr|data|exc|mod|obj):(?:`|<code>)")
+
+
+def test_pages_name_no_internal_files():
+    """A reader of the docs (or the README) has no API.md, DESIGN.md or "seed" to look at."""
+    offenders = []
+    for path in [*DOCS.rglob("*.md"), ROOT / "README.md"]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if INTERNAL.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_site_has_no_button_to_another_project():
+    """The repository button (mkdocs' repo_url) must lead to this project, not its origin."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    repo = re.findall(r"^repo_url:\s*(\S+)", config, re.M)
+    assert not any("AutoGrad.jl" in url for url in repo), repo
+
+
+def test_sphinx_roles_are_rendered_as_code():
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from griffe_examples import render_roles
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    text = "a :class:`Tape`, :func:`~minitorch_ag.api.diff` and :py:meth:`x.y`"
+    assert render_roles(text) == "a ``Tape``, ``diff`` and ``x.y``"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
                     reason="mkdocs is not installed (pip install -e '.[docs]'; the dev extra "
                            "has it, so CI builds the docs)")
@@ -197,7 +230,28 @@ def test_mkdocs_build_strict(tmp_path):
     assert len(names) > 300, "the table lists every public NumPy function"
     for name in names:
         assert f"<code>{name}</code>" in page, name
+    # the rendered pages, the API reference included (docstrings and all): no internal names,
+    # no Sphinx roles printed as text, no button to AutoGrad.jl's repository
+    for html in site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        where = html.relative_to(site)
+        assert not INTERNAL.search(text), f"{where}: {INTERNAL.search(text)[0]!r}"
+        assert not SPHINX_ROLE.search(text), f"{where}: {SPHINX_ROLE.search(text)[0]!r}"
+        assert 'href="https://github.com/denizyuret/AutoGrad.jl" title="Go to repository"' \
+            not in text and "md-source" not in text, f"{where}: a repository button"
+    # everything public is in the API reference: each name of the packages' __all__, also
+    # the functions made at import time (optim's sgd, adam, ...) and aliases (nn.Dense)
+    import importlib
+
+    ids = set()
+    for html in (site / "reference").rglob("*.html"):
+        ids |= {i.rsplit(".", 1)[-1] for i in
+                re.findall(r'id="(minitorch_ag[\w.]*)"', html.read_text(encoding="utf-8"))}
+    for package in ("minitorch_ag", "minitorch_ag.nn", "minitorch_ag.optim",
+                    "minitorch_ag.datasets"):
+        missing = [n for n in importlib.import_module(package).__all__ if n not in ids]
+        assert not missing, f"{package}: not in the API reference: {missing}"
     reference = (site / "reference" / "core" / "index.html").read_text(encoding="utf-8")
     for name in ("api.diff", "api.grad", "api.gradloss", "api.params", "api.axpy_", "api.vjp",
-                 "tensor.Param", "primitive.primitive", "gradcheck.gradcheck"):
+                 "tensor.Param", "primitive.primitive", "tools.gradcheck.gradcheck"):
         assert f'id="minitorch_ag.{name}"' in reference, name

@@ -9,7 +9,7 @@ backward pass through the node's output value, which every gradient rule receive
 
 ``ag.set_detect_anomaly(True)`` switches it on until switched off, and ``MINITORCH_AG_ANOMALY=1``
 in the environment switches it on at import. It works by wrapping the primitives' functions
-(see ``_instrument``), so it costs nothing when off; when on, every value is scanned, which
+(see ``tools/_switch.py``), so it costs nothing when off; when on, every value is scanned, which
 costs about one extra pass over each array.
 """
 
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _instrument
-from .backend import array_module
-from .registry import Primitive
-from .tensor import raw
+from ..backend import array_module
+from ..registry import Primitive
+from ..tensor import raw
+from . import _switch
 
 __all__ = ["AnomalyError", "detect_anomaly", "set_detect_anomaly"]
 
@@ -59,7 +59,7 @@ class AnomalyError(FloatingPointError):
 
 _LIBRARY_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-    for m in (sys.modules[__package__], np) if getattr(m, "__file__", None)
+    for m in (sys.modules[__package__.rpartition(".")[0]], np) if getattr(m, "__file__", None)
 )
 
 
@@ -205,7 +205,7 @@ def _arguments(args: tuple) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-class _Detector(_instrument.Hook):
+class _Detector(_switch.Hook):
     def __init__(self, forward: bool, backward: bool) -> None:
         self.forward = forward
         self.backward = backward
@@ -308,11 +308,11 @@ def detect_anomaly(forward: bool = True, backward: bool = True) -> Iterator[None
         np.sqrt backward 0
     """
     hook = _Detector(forward, backward)
-    _instrument.activate(hook)
+    _switch.activate(hook)
     try:
         yield
     finally:
-        _instrument.deactivate(hook)
+        _switch.deactivate(hook)
         hook.sites.clear()
 
 
@@ -330,9 +330,9 @@ def set_detect_anomaly(on: bool) -> None:
     global _global
     if on and _global is None:
         _global = _Detector(True, True)
-        _instrument.activate(_global)
+        _switch.activate(_global)
     elif not on and _global is not None:
-        _instrument.deactivate(_global)
+        _switch.deactivate(_global)
         _global.sites.clear()
         _global = None
 

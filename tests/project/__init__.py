@@ -1,0 +1,1 @@
+"""Project-level tests: the README, the docs, the examples, the notebooks and the benchmarks."""
