@@ -18,14 +18,14 @@ Each result is checked against ``ag.vjp`` (eager recording) and finite differenc
 autoencoder is trained for ``--epochs`` steps of gradient descent with the replayed ``δ``
 pullback, timed against the same loop with ``ag.vjp``. The last line is the summary:
 
-    delta: 6 examples checked; autoencoder error 1.43 -> 0.119 in 300 epochs; replay 1.3x
-    the speed of vjp
+    delta: 6 examples checked; autoencoder error 1.43 -> 0.119 in 300 steps; replay 1.3x the
+    speed of vjp
 """
 
 import time
 
 import numpy as np
-from _common import check_device, parser, to_device
+from _common import check_device, parser, plural, to_device
 
 import minitorch_ag as ag
 
@@ -185,7 +185,8 @@ def descend(pullback_of, weights, data, lr, epochs):
 
 
 def main(argv=None):
-    args = parser(__doc__, epochs=300, data=False, plot=False).parse_args(argv)
+    args = parser(__doc__, epochs=300, data=False,
+                  epoch="one gradient-descent step").parse_args(argv)
     device = check_device(args.device)
     rng = np.random.default_rng(args.seed)
     checks = [check_f, check_f2, check_f3, check_rosenbrock, check_f4, check_autoencoder]
@@ -215,8 +216,8 @@ def main(argv=None):
     t_eager = time.perf_counter() - t0
     assert losses == eager, "the replayed and the recorded descents must agree exactly"
     print(f"delta: {len(checks)} examples checked; autoencoder error {losses[0]:.3g} -> "
-          f"{losses[-1]:.3g} in {args.epochs} epochs; replay {t_eager / t_replay:.1f}x the "
-          f"speed of vjp")
+          f"{losses[-1]:.3g} in {plural(args.epochs, 'step')}; replay {t_eager / t_replay:.1f}x "
+          f"the speed of vjp")
 
 
 if __name__ == "__main__":

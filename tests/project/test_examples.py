@@ -127,7 +127,7 @@ def test_epochs_help_says_what_one_epoch_is(name):
     assert m, text
     if name in ("higher_order.py",):
         assert "Newton step" in m[1]
-    elif name in ("custom_primitive.py", "vjp.py", "housing.py"):
+    elif name in ("custom_primitive.py", "vjp.py", "housing.py", "delta.py"):
         assert "gradient-descent step" in m[1]
     else:
         assert "one pass over the training data" in m[1]
@@ -304,7 +304,7 @@ def test_vjp_checks_every_readme_example_and_trains_with_pullbacks(tmp_path):
 def test_delta_ports_every_readme_example_and_replays_the_training_loop(tmp_path):
     proc = run_example("delta.py", "--epochs", "60", out=tmp_path)
     m = summary(proc, r"delta: (\d+) examples checked; autoencoder error (\S+) -> (\S+) in 60 "
-                      r"epochs; replay (\S+)x the speed of vjp")
+                      r"steps; replay (\S+)x the speed of vjp")
     assert int(m[1]) == 6
     assert float(m[3]) < float(m[2])
     assert "def forward(x, y):" in proc.stdout and "def backward(saved, dz):" in proc.stdout
