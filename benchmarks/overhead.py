@@ -7,6 +7,8 @@ free and what is measured is each framework's cost to record an operation and di
     y = x; 300 times: y = tanh(y * 1.01 + 0.1); loss = sum(y); gradient of loss wrt x
 
 That is 3 primitives per step (multiply, add, tanh) plus the sum: 901 primitives in all.
+``ag.delta``'s rows time the same workload replayed from generated code (traced once before
+timing), and that generated source run on its own.
 
 Three parts:
 
@@ -119,6 +121,29 @@ def make_ag_function(ag: ModuleType, x0: np.ndarray, steps: int) -> Callable[[],
     """minitorch_ag's old function API: ``grad(f)(x0)``."""
     g = ag.grad(lambda x: chain(x, steps, np.tanh, np.sum))
     return lambda: g(x0)
+
+
+def make_ag_delta(ag: ModuleType, x0: np.ndarray, steps: int) -> Callable[[], Any]:
+    """minitorch_ag's ``ag.delta(f)``: traced on the first call, then replayed from generated
+    code: ``z, back = df(x0); back()``."""
+    df = ag.delta(lambda x: chain(x, steps, np.tanh, np.sum))
+    df(x0)  # the trace (not timed: warm-up calls run before timing anyway)
+    return lambda: df(x0)[1]()[0]
+
+
+def make_generated_source(ag: ModuleType, x0: np.ndarray, steps: int) -> Callable[[], Any]:
+    """The source ``ag.delta`` generates, ``exec``'d on its own (NumPy only, no minitorch_ag):
+    ``forward`` then ``backward`` with a ones cotangent."""
+    text = ag.delta(lambda x: chain(x, steps, np.tanh, np.sum)).source(x0)
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<generated>", "exec"), namespace)  # noqa: S102 - generated above
+    forward, backward = namespace["forward"], namespace["backward"]
+
+    def run() -> Any:
+        (z,), saved = forward(x0)
+        return backward(saved, np.ones_like(z))[0]
+
+    return run
 
 
 def make_autograd(mod: ModuleType, x0: np.ndarray, steps: int) -> Callable[[], Any]:
@@ -260,6 +285,8 @@ def overhead_rows(args: argparse.Namespace, ag: ModuleType | None) -> list[Row]:
         ("NumPy (hand-written)", "numpy", lambda _m, x, s: make_numpy(x, s)),
         ("minitorch_ag diff/grad", "minitorch_ag", make_ag_tape),
         ("minitorch_ag grad(f)(x)", "minitorch_ag", make_ag_function),
+        ("minitorch_ag delta replay", "minitorch_ag", make_ag_delta),
+        ("generated source (NumPy)", "minitorch_ag", make_generated_source),
         ("HIPS autograd", "autograd", make_autograd),
         ("PyTorch CPU (1 thread)", "torch", make_torch),
     ]

@@ -13,8 +13,10 @@ Each is timed, in the same run, for minitorch_ag (its ``nn`` layers, ``diff``/``
 hand-written NumPy (forward and backward by hand, no framework: the floor). The LSTM model is
 also timed written cell by cell: PyTorch with each gate a separate tensor operation, and
 minitorch_ag both with its fused ``nn.lstm_cell`` and with the same separate operations as
-PyTorch. All implementations start from the same weights; before timing, their gradients are
-checked against PyTorch's (a benchmark of different computations would mean nothing).
+PyTorch, each both recorded (``diff``) and compiled (``ag.compile``: traced once, then the
+generated code replayed every step). All implementations start from the same weights; before
+timing, their gradients are checked against PyTorch's (a benchmark of different computations
+would mean nothing).
 
 Timing: ``--warmup`` untimed steps, then ``--repeats`` rounds; each round takes one step of
 every implementation of a model in turn (interleaved), so a burst of load from other processes
@@ -182,6 +184,25 @@ def _ours(name: str, loss: Callable[[], Any], params: list[ag.Param]) -> Impl:
     return Impl(name, grads, step)
 
 
+def _compiled(name: str, loss: Callable[[], Any], params: list[ag.Param]) -> Impl:
+    """The same step through ``ag.compile``: traced once, then replayed as generated code."""
+    compiled = ag.compile(loss)
+
+    def grads() -> list[np.ndarray]:
+        _, gs = compiled()
+        by_param = {id(p): g for p, g in zip(compiled.params, gs, strict=True)}
+        return [np.asarray(g.to_dense() if hasattr(g, "to_dense") else g)
+                for g in (by_param[id(p)] for p in params)]
+
+    def step() -> float:
+        value, gs = compiled()
+        for p, g in zip(compiled.params, gs, strict=True):
+            ag.axpy_(-LR, g, p)
+        return value
+
+    return Impl(name, grads, step)
+
+
 def ours_mlp(w: dict, data: tuple) -> list[Impl]:
     x, y = data
     h = w["w1"].shape[0]
@@ -223,7 +244,7 @@ def ours_lstm(w: dict, data: tuple) -> list[Impl]:
     impls.append(_ours("minitorch_ag nn.LSTM", layer_loss, params))
 
     # (b) cell by cell, with the fused cell, and (c) with separate gate operations
-    def cell_model(fused: bool) -> Impl:
+    def cell_model(fused: bool, compiled: bool = False) -> Impl:
         pe, pih, phh, pbi, pbh, pout, pb = ps = [ag.Param(a.copy()) for a in w.values()]
 
         def loss() -> Any:
@@ -246,10 +267,14 @@ def ours_lstm(w: dict, data: tuple) -> list[Impl]:
             return nn.cross_entropy(logits, flat)
 
         label = "lstm_cell" if fused else "separate ops"
+        if compiled:
+            return _compiled(f"ag.compile cells ({label})", loss, ps)
         return _ours(f"minitorch_ag cells ({label})", loss, ps)
 
     impls.append(cell_model(fused=True))
     impls.append(cell_model(fused=False))
+    impls.append(cell_model(fused=True, compiled=True))
+    impls.append(cell_model(fused=False, compiled=True))
     return impls
 
 
@@ -624,7 +649,8 @@ AIMS = {"mlp": [("minitorch_ag", "PyTorch", 1.1)],
         "lenet": [("minitorch_ag", "PyTorch", 1.5)],
         "lstm": [("minitorch_ag nn.LSTM", "PyTorch cells", 1.0),
                  ("minitorch_ag cells (lstm_cell)", "PyTorch cells", 1.0),
-                 ("minitorch_ag nn.LSTM", "PyTorch nn.LSTM", 1.5)]}
+                 ("minitorch_ag nn.LSTM", "PyTorch nn.LSTM", 1.5),
+                 ("ag.compile cells (separate ops)", "PyTorch cells", 0.9)]}
 
 
 def run_model(model: str, args: argparse.Namespace, torch: Any) -> tuple[list[str], bool]:

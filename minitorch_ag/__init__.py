@@ -11,6 +11,7 @@ from importlib.metadata import version as _version
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .backend import TransferCount, count_transfers, gpu_available
+from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .device import default_device, device, set_device
 from .primitive import primitive, zerograd
 from .serialization import load, load_state_dict, save, state_dict
@@ -50,4 +51,5 @@ __all__ = [
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
+    "delta", "Delta", "compile", "Compiled", "defdelta", "checkdiff",
 ]

@@ -27,6 +27,9 @@ SUBPACKAGES: dict[str, set[str] | None] = {
     "optim": {"api", "backend", "sparse", "tape", "tensor"},
     "datasets": {"backend", "device"},
     "tools": None,
+    # codegen: traces with the recording machinery, checks against recording (api), walks
+    # what a function reaches (walk)
+    "codegen": {"api", "walk", "backend", "registry", "tape", "tensor", "sparse"},
 }
 
 

@@ -63,7 +63,7 @@ def summary(proc, pattern):
 
 def test_every_example_is_tested():
     tested = {"linear_regression.py", "housing.py", "mnist_mlp.py", "lenet.py", "charlm.py",
-              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py",
+              "vae.py", "higher_order.py", "custom_primitive.py", "vjp.py", "delta.py",
               "mnist_distributed.py"}  # tested in tests/distributed/test_example.py
     assert set(SCRIPTS) <= tested, f"examples without a test: {set(SCRIPTS) - tested}"
 
@@ -127,7 +127,7 @@ def test_epochs_help_says_what_one_epoch_is(name):
     assert m, text
     if name in ("higher_order.py",):
         assert "Newton step" in m[1]
-    elif name in ("custom_primitive.py", "vjp.py", "housing.py"):
+    elif name in ("custom_primitive.py", "vjp.py", "housing.py", "delta.py"):
         assert "gradient-descent step" in m[1]
     else:
         assert "one pass over the training data" in m[1]
@@ -301,6 +301,16 @@ def test_vjp_checks_every_readme_example_and_trains_with_pullbacks(tmp_path):
     assert "const=(1,): ∂x = c, and ∂c is None" in proc.stdout
 
 
+def test_delta_ports_every_readme_example_and_replays_the_training_loop(tmp_path):
+    proc = run_example("delta.py", "--epochs", "60", out=tmp_path)
+    m = summary(proc, r"delta: (\d+) examples checked; autoencoder error (\S+) -> (\S+) in 60 "
+                      r"steps; replay (\S+)x the speed of vjp")
+    assert int(m[1]) == 6
+    assert float(m[3]) < float(m[2])
+    assert "def forward(x, y):" in proc.stdout and "def backward(saved, dz):" in proc.stdout
+    assert "runs eagerly" not in proc.stderr, proc.stderr
+
+
 def test_higher_order_newton_converges():
     proc = run_example("higher_order.py", "--epochs", "30", "--no-plot")
     m = summary(proc, r"higher_order: derivatives checked; newton: rosenbrock gradient norm (\S+) "
@@ -394,6 +404,7 @@ TINY_RUNS = {
     "linear_regression.py": ["--epochs", "2"],
     "custom_primitive.py": ["--epochs", "20"],
     "vjp.py": ["--epochs", "10"],
+    "delta.py": ["--epochs", "5"],
     "higher_order.py": ["--epochs", "10"],
     "mnist_mlp.py": ["--no-download", "--epochs", "1", "--limit", "500", "--hidden", "32"],
     "vae.py": ["--no-download", "--epochs", "1", "--limit", "500", "--hidden", "32",
