@@ -225,3 +225,23 @@ def test_message(what, trigger, kind, pieces):
     message = str(info.value)
     missing = [p for p in pieces if p not in message]
     assert not missing, f"{what}: {missing} not in {message!r}"
+
+
+def test_one_hot_labels_get_a_hint():
+    from minitorch_ag import nn
+
+    scores = np.array([[2.0, 0.0, 1.0], [0.5, 3.0, 1.0]])
+    one_hot = np.eye(3)[[0, 1]]
+    with pytest.raises(TypeError, match=r"one-hot rows\? pass labels.argmax\(axis=1\)"):
+        nn.cross_entropy(scores, one_hot)
+    with pytest.raises(ValueError, match=r"look one-hot: pass labels.argmax\(axis=1\)"):
+        nn.accuracy(scores, one_hot.astype(int))
+
+
+def test_accuracy_over_batches_without_labels_says_what_to_pass():
+    from minitorch_ag import nn
+
+    model = _chain()
+    with pytest.raises(TypeError, match=r"each batch of data must be an \(x, labels\) pair; "
+                                        r"got a ndarray"):
+        nn.accuracy(model, [np.ones((4, 2), np.float32)])

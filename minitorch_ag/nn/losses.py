@@ -66,8 +66,10 @@ def _class_rows(x: Any, labels: Any, ignore_index: int, fn: str) -> tuple[Any, A
     xs, ls = np.shape(x), np.shape(labels)
     ldtype = getattr(labels, "dtype", np.result_type(labels))
     if ldtype.kind not in "iu":
+        hint = (" (they have the scores' shape: one-hot rows? pass labels.argmax(axis=1))"
+                if ls == xs and len(xs) >= 2 else "")
         raise TypeError(f"{fn}: labels must be integers (0-based class indices); got dtype "
-                        f"{ldtype}")
+                        f"{ldtype}{hint}")
     if len(xs) == 1 and ls == ():
         x, labels, xs = np.reshape(x, (1, xs[0])), np.reshape(labels, (1,)), (1, xs[0])
     elif len(xs) < 2 or ls != xs[:1] + xs[2:]:
@@ -332,8 +334,10 @@ def _hits(scores: Any, labels: Any, ignore_index: int) -> tuple[int, int]:
     if np.ndim(s) == 1:
         s, lab = s[None], np.reshape(lab, (1,))
     if np.shape(lab) != np.shape(s)[:1] + np.shape(s)[2:]:
+        hint = (" (these look one-hot: pass labels.argmax(axis=1))"
+                if np.shape(lab) == np.shape(s) else "")
         raise ValueError(f"accuracy: scores of shape (N, C, ...) need labels of shape (N, ...); "
-                         f"got scores {np.shape(s)} and labels {np.shape(lab)}")
+                         f"got scores {np.shape(s)} and labels {np.shape(lab)}{hint}")
     valid = lab != ignore_index
     right = (s.argmax(axis=1) == lab) & valid
     return int(right.sum()), int(valid.sum())
@@ -341,7 +345,14 @@ def _hits(scores: Any, labels: Any, ignore_index: int) -> tuple[int, int]:
 
 def _model_accuracy(model: Callable[[Any], Any], data: Iterable[Any], ignore_index: int) -> float:
     right = total = 0
-    for x, y in data:
+    for batch in data:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            got = (f"a {type(batch).__name__} of {len(batch)}"
+                   if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}")
+            raise TypeError(f"accuracy(model, data): each batch of data must be an (x, labels) "
+                            f"pair; got {got}. Make the batches with labels, e.g. "
+                            f"minibatch(x, y, batchsize)")
+        x, y = batch
         r, t = _hits(model(x), y, ignore_index)
         right, total = right + r, total + t
     return right / total if total else math.nan
