@@ -12,7 +12,8 @@ from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .backend import TransferCount, count_transfers, gpu_available
 from .device import default_device, device, set_device
-from .primitive import primitive, zerograd
+from .forward import jvp, linearize
+from .primitive import defjvp, primitive, zerograd
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
@@ -50,4 +51,5 @@ __all__ = [
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
+    "jvp", "linearize", "defjvp",
 ]
