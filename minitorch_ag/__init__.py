@@ -13,6 +13,7 @@ from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .backend import TransferCount, count_transfers, gpu_available
 from .device import default_device, device, set_device
 from .forward import jvp, linearize
+from .jacobians import elementwise_grad, hessian, hvp, jacobian, value_and_grad
 from .primitive import defjvp, primitive, zerograd
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
@@ -52,4 +53,5 @@ __all__ = [
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
     "jvp", "linearize", "defjvp",
+    "jacobian", "hessian", "hvp", "elementwise_grad", "value_and_grad",
 ]

@@ -210,8 +210,8 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     Example:
         >>> import numpy as np, minitorch_ag as ag
         >>> y, f_jvp = ag.linearize(np.sin, 0.0)
-        >>> y, f_jvp(2.0)
-        (0.0, 2.0)
+        >>> float(y), float(f_jvp(2.0)), float(f_jvp(-1.0))
+        (0.0, 2.0, -1.0)
     """
     argnums = tuple(range(len(primals)))
     tape, out, wrapped, result = _differentiate(f, argnums, primals, {})

@@ -209,3 +209,12 @@ def test_defjvp_for_a_user_primitive_and_its_errors() -> None:
     with pytest.raises(TypeError, match="not both"):
         ag.defjvp(cube, lambda t, y, x: t, jvp_all=lambda ts, y, x: ts[0])
     assert PRIMITIVES[operator.getitem].jvps  # the tables gave indexing a native rule
+
+
+def test_docstring_examples_run() -> None:
+    import doctest  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    for name in ("minitorch_ag.forward", "minitorch_ag.jacobians", "minitorch_ag.primitive"):
+        result = doctest.testmod(sys.modules[name])
+        assert result.failed == 0 and result.attempted > 0, name
