@@ -11,6 +11,7 @@ from importlib.metadata import version as _version
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .backend import TransferCount, count_transfers, gpu_available
+from .checkpoint import checkpoint
 from .device import default_device, device, set_device
 from .forward import jvp, linearize
 from .jacobians import elementwise_grad, hessian, hvp, jacobian, value_and_grad
@@ -54,4 +55,5 @@ __all__ = [
     "count_transfers", "TransferCount",
     "jvp", "linearize", "defjvp",
     "jacobian", "hessian", "hvp", "elementwise_grad", "value_and_grad",
+    "checkpoint",
 ]
