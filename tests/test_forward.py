@@ -93,7 +93,6 @@ def test_coverage_reports_native_and_derived_jvp_rules() -> None:
 # -- against PyTorch ----------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
-torch.set_default_dtype(torch.float64)
 
 TORCH_PAIRS = [
     ("exp", lambda x: np.exp(x), lambda x: torch.exp(x), [(3, 4)]),
@@ -118,8 +117,8 @@ TORCH_PAIRS = [
      lambda x: torch.softmax(x, -1), [(2, 5)]),
     ("solve-det", lambda a: np.linalg.solve(a @ a.T + 3 * np.eye(3), a[:, 0])
      * np.linalg.det(a @ a.T + np.eye(3)),
-     lambda a: torch.linalg.solve(a @ a.T + 3 * torch.eye(3), a[:, 0])
-     * torch.linalg.det(a @ a.T + torch.eye(3)), [(3, 3)]),
+     lambda a: torch.linalg.solve(a @ a.T + 3 * torch.eye(3, dtype=torch.float64), a[:, 0])
+     * torch.linalg.det(a @ a.T + torch.eye(3, dtype=torch.float64)), [(3, 3)]),
 ]
 
 

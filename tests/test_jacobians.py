@@ -10,7 +10,6 @@ import minitorch_ag as ag
 from minitorch_ag import nn
 
 torch = pytest.importorskip("torch")
-torch.set_default_dtype(torch.float64)
 
 RNG = np.random.default_rng(14)
 A = RNG.standard_normal((3, 5))
@@ -30,7 +29,8 @@ def tall(x):  # R^(2x2) -> R^(3x4): more outputs than inputs, a matrix argument
 
 def torch_tall(x):
     a = torch.tensor(A)
-    return torch.sin(a[:, :2] @ x @ a[:2, :4]) + torch.exp(x[0, 0]) * torch.ones(3, 4)
+    ones = torch.ones(3, 4, dtype=torch.float64)
+    return torch.sin(a[:, :2] @ x @ a[:2, :4]) + torch.exp(x[0, 0]) * ones
 
 
 @pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
@@ -52,7 +52,7 @@ def test_jacobian_over_several_arguments_and_numbers():
     a, b = RNG.standard_normal((2, 3)), RNG.standard_normal(3)
     ja, jb, jc = ag.jacobian(f, argnum=(0, 1, 2))(a, b, 2.0)
     ta, tb, tc = torch.func.jacrev(lambda a, b, c: a @ b * c, argnums=(0, 1, 2))(
-        torch.tensor(a), torch.tensor(b), torch.tensor(2.0))
+        torch.tensor(a), torch.tensor(b), torch.tensor(2.0, dtype=torch.float64))
     for got, want in ((ja, ta), (jb, tb), (jc, tc)):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ag.jacobian(np.sin)(0.5), np.cos(0.5))

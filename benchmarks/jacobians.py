@@ -1,0 +1,166 @@
+"""Forward against reverse mode, and checkpointing: what each costs here.
+
+1. ``jacobian``: the Jacobian of a wide function (``R^n -> R^m``, ``n >> m``:
+   ``tanh(A x)``) and of a tall one (``R^m -> R^n``: ``tanh(B x)``), built by forward mode (one
+   sweep per input) and by reverse mode (one per output), beside ``torch.func.jacfwd`` and
+   ``jacrev``. Reverse should win on the wide function, forward on the tall one.
+2. ``hvp``: a Hessian-vector product of an MLP loss with respect to its flat weight vector,
+   forward over reverse (``ag.hvp(f)``, one forward sweep through the recorded gradient)
+   against reverse over reverse (``ag.hvp(f, mode="rev")``), and the gradient alone.
+3. ``checkpoint``: a deep MLP (float32), one training gradient with and without
+   ``ag.checkpoint`` around each layer: peak traced memory (``tracemalloc``, which sees
+   NumPy's arrays) and time.
+
+Prints the best of ``--repeats`` timed calls. Nothing here asserts on timings; the quick mode
+(``--quick``, tiny sizes) checks that the two modes agree and exits non-zero when they do not.
+
+    PYTHONPATH=. python benchmarks/jacobians.py [--threads 1] [--repeats 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+
+
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    return ap.parse_args(argv)
+
+
+ARGS = _arguments()
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+import minitorch_ag as ag  # noqa: E402
+from minitorch_ag import nn  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+
+    torch.set_num_threads(ARGS.threads)
+except ImportError:  # the comparison rows are left out
+    torch = None
+
+
+def best(fn, repeats: int) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def row(label: str, seconds: float, extra: str = "") -> None:
+    print(f"  {label:<42} {seconds * 1e3:10.2f} ms  {extra}")
+
+
+def jacobians(n: int, m: int, repeats: int) -> bool:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, n)) / np.sqrt(n), rng.standard_normal((n, m)) / np.sqrt(m)
+    cases = {"wide": (lambda x: np.tanh(a @ x), n, a),
+             "tall": (lambda x: np.tanh(b @ x), m, b)}
+    agree = True
+    for name, (f, size, mat) in cases.items():
+        x = rng.standard_normal(size)
+        out = np.shape(f(x))[0]
+        print(f"jacobian, {name}: R^{size} -> R^{out}")
+        fwd = ag.jacobian(f, mode="fwd")(x)
+        rev = ag.jacobian(f, mode="rev")(x)
+        ok = np.allclose(fwd, rev, rtol=1e-12, atol=1e-12)
+        agree &= ok
+        row("minitorch_ag forward (one sweep per input)",
+            best(lambda f=f, x=x: ag.jacobian(f, mode="fwd")(x), repeats))
+        row("minitorch_ag reverse (one sweep per output)",
+            best(lambda f=f, x=x: ag.jacobian(f, mode="rev")(x), repeats),
+            "" if ok else "MODES DISAGREE")
+        row("minitorch_ag auto", best(lambda f=f, x=x: ag.jacobian(f)(x), repeats))
+        if torch is not None:
+            tm, tx = torch.tensor(mat), torch.tensor(x)
+            tf = lambda v, tm=tm: torch.tanh(tm @ v)  # noqa: E731
+            row("torch.func.jacfwd (vmapped)",
+                best(lambda tf=tf, tx=tx: torch.func.jacfwd(tf)(tx), repeats))
+            row("torch.func.jacrev (vmapped)",
+                best(lambda tf=tf, tx=tx: torch.func.jacrev(tf)(tx), repeats))
+    return agree
+
+
+def hvps(width: int, depth: int, batch: int, repeats: int) -> bool:
+    rng = np.random.default_rng(1)
+    shapes = [(width, width)] * depth
+    sizes = [int(np.prod(s)) for s in shapes]
+    x = rng.standard_normal((batch, width))
+    w = rng.standard_normal(sum(sizes)) / np.sqrt(width)
+    v = rng.standard_normal(w.size)
+
+    def loss(w):
+        h, start = x, 0
+        for s, k in zip(shapes, sizes, strict=True):
+            h = np.tanh(h @ np.reshape(w[start:start + k], s))
+            start += k
+        return np.sum(h ** 2) / batch
+
+    print(f"hvp: MLP loss, {depth} layers of {width}, batch {batch}: {w.size} weights")
+    fwd = ag.hvp(loss)(w, v)
+    rev = ag.hvp(loss, mode="rev")(w, v)
+    ok = np.allclose(fwd, rev, rtol=1e-10, atol=1e-12)
+    row("gradient alone", best(lambda: ag.grad(loss)(w), repeats))
+    row("hvp forward over reverse", best(lambda: ag.hvp(loss)(w, v), repeats))
+    row("hvp reverse over reverse", best(lambda: ag.hvp(loss, mode="rev")(w, v), repeats),
+        "" if ok else "MODES DISAGREE")
+    return ok
+
+
+def checkpointing(width: int, depth: int, batch: int, repeats: int) -> bool:
+    layers = [nn.Linear(width, width, activation=np.tanh, rng=i) for i in range(depth)]
+    blocks = [ag.checkpoint(layer) for layer in layers]
+    x = np.random.default_rng(2).standard_normal((batch, width)).astype(np.float32)
+
+    def step(fs):
+        def loss():
+            h = x
+            for fn in fs:
+                h = fn(h)
+            return np.sum(h * h)
+        tape = ag.diff(loss)
+        return [ag.grad(tape, p) for p in ag.params(layers)]
+
+    def peak(fs) -> float:
+        tracemalloc.start()
+        step(fs)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top / 2 ** 20
+
+    print(f"checkpoint: MLP of {depth} tanh layers of {width}, batch {batch}, float32")
+    plain, ckpt = step(layers), step(blocks)
+    ok = all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(plain, ckpt, strict=True))
+    t_plain, t_ckpt = best(lambda: step(layers), repeats), best(lambda: step(blocks), repeats)
+    m_plain, m_ckpt = peak(layers), peak(blocks)
+    row("without checkpoint", t_plain, f"peak {m_plain:8.1f} MB")
+    row("checkpoint around each layer", t_ckpt,
+        f"peak {m_ckpt:8.1f} MB  (time x{t_ckpt / t_plain:.2f}, memory x{m_ckpt / m_plain:.2f})"
+        + ("" if ok else "  GRADIENTS DISAGREE"))
+    return ok
+
+
+def main() -> int:
+    r = 1 if ARGS.quick else ARGS.repeats
+    ok = jacobians(*((20, 3) if ARGS.quick else (1000, 10)), r)
+    ok &= hvps(*((8, 2, 4) if ARGS.quick else (128, 4, 64)), r)
+    ok &= checkpointing(*((16, 4, 8) if ARGS.quick else (512, 32, 256)), r)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
