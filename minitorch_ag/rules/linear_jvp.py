@@ -10,7 +10,8 @@ A join (concatenate, stack) is linear in all its arguments at once: the join of 
 with zeros for the constant arguments.
 
 Covers: reshape, ravel, transpose, swapaxes, moveaxis, expand_dims, squeeze, broadcast_to,
-flip, fliplr, flipud, roll, rot90, copy, x[index], take, take_along_axis, diagonal, diag,
+flip, fliplr, flipud, roll, rot90, copy, x[index] and its gradient index_put, x[index] = v
+(index_set), take, take_along_axis, diagonal, diag,
 triu, tril, sum, mean, cumsum, trace, matmul, dot, inner, outer, tensordot, vdot, kron,
 einsum, concatenate, stack.
 
@@ -27,7 +28,8 @@ import numpy as np
 
 from ..backend import array_module
 from ..primitive import defjvp, raw
-from . import indexing, joining, products, reductions, selection, shape  # noqa: F401  (first)
+from . import joining, products, reductions, selection, shape  # noqa: F401  (first)
+from .indexing import index_put, index_set
 
 
 def _linear(fn):
@@ -67,6 +69,11 @@ for _fn in (np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.exp
             np.mean, np.cumsum, np.trace):
     defjvp(_fn, _linear(_fn))
 defjvp(operator.getitem, lambda t, y, x, index: t[index])
+defjvp(index_put, lambda t, y, dy, dims, index: index_put(t, dims, index))  # x[i]'s gradient
+defjvp(index_set,  # x[i] = v: the update of the tangents, in the same order
+       lambda t, y, x, index, v: index_set(t, index, 0),
+       None,
+       lambda t, y, x, index, v: index_set(_zeros_like(x, t), index, t))
 defjvp(np.sum, _sum)
 for _fn in (np.matmul, np.dot, np.inner, np.outer, np.tensordot, np.vdot, np.kron):
     defjvp(_fn, _in(_fn, 0), _in(_fn, 1))

@@ -16,6 +16,6 @@ def test_jacobians_benchmark_runs():
                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     for line in ("minitorch_ag forward (one sweep per input)", "hvp forward over reverse",
-                 "checkpoint around each layer"):
+                 "with checkpoints"):
         assert line in out.stdout, line
     assert "DISAGREE" not in out.stdout
