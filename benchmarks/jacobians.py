@@ -12,7 +12,8 @@
    memory (``tracemalloc``, which sees NumPy's arrays) and time.
 
 Prints the best of ``--repeats`` timed calls. Nothing here asserts on timings; the quick mode
-(``--quick``, tiny sizes) checks that the two modes agree and exits non-zero when they do not.
+(``--quick``: tiny sizes, no PyTorch rows) checks that the two modes agree and exits non-zero
+when they do not.
 
     PYTHONPATH=. python benchmarks/jacobians.py [--threads 1] [--repeats 5] [--quick]
 """
@@ -42,12 +43,14 @@ import numpy as np  # noqa: E402
 
 import minitorch_ag as ag  # noqa: E402
 
-try:
-    import torch  # noqa: E402
+torch = None  # the comparison rows need PyTorch; the quick mode leaves them out
+if not ARGS.quick:
+    try:
+        import torch  # noqa: E402
 
-    torch.set_num_threads(ARGS.threads)
-except ImportError:  # the comparison rows are left out
-    torch = None
+        torch.set_num_threads(ARGS.threads)
+    except ImportError:
+        torch = None
 
 
 def best(fn, repeats: int) -> float:
