@@ -137,3 +137,14 @@ def test_gradcheck_over_the_params_a_closure_reaches():
         ag.gradcheck(lambda: np.sum(wrong(model(x))))
     with pytest.raises(ValueError, match="reaches no Param"):
         ag.gradcheck(lambda: np.sum(x))
+
+
+def test_per_example_gradients_are_the_rows_of_a_reverse_jacobian():
+    xs, ys = RNG.standard_normal((6, 3)), RNG.standard_normal(6)
+    w = RNG.standard_normal(3)
+    losses = lambda w: (np.tanh(xs @ w) - ys) ** 2  # noqa: E731
+    got = ag.jacobian(losses, mode="rev")(w)
+    tx, ty = torch.tensor(xs), torch.tensor(ys)
+    per_example = torch.func.vmap(torch.func.grad(
+        lambda w, x, y: (torch.tanh(x @ w) - y) ** 2), in_dims=(None, 0, 0))
+    np.testing.assert_allclose(got, per_example(torch.tensor(w), tx, ty).numpy(), rtol=1e-12)
