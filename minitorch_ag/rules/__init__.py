@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     elementwise,
     elementwise_jvp,
     indexing,
+    interpolation,
     joining,
     linalg,
     linear_jvp,
