@@ -118,7 +118,8 @@ def _grad_polyval_x(dy, y, p, x):
     n = np.shape(p)[0]
     if n < 2:
         return None
-    dp = p[:-1] * np.arange(n - 1, 0, -1, dtype=np.result_type(raw(p), float))
+    xp = array_module(raw(p))  # on p's device
+    dp = p[:-1] * xp.arange(n - 1, 0, -1, dtype=np.result_type(raw(p), float))
     return dy * np.polyval(dp, x)
 
 
