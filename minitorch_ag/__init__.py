@@ -11,9 +11,12 @@ from importlib.metadata import version as _version
 from . import rules as _rules  # noqa: F401  (registers the gradient tables)
 from .api import axpy_, diff, grad, gradloss, params, value, vjp
 from .backend import TransferCount, count_transfers, gpu_available
+from .checkpoint import checkpoint
 from .codegen import Compiled, Delta, checkdiff, compile, defdelta, delta
 from .device import default_device, device, set_device
-from .primitive import primitive, zerograd
+from .forward import jvp, linearize
+from .jacobians import elementwise_grad, hessian, hvp, jacobian, value_and_grad
+from .primitive import defjvp, primitive, zerograd
 from .serialization import load, load_state_dict, save, state_dict
 from .tape import Tape, recording
 from .tensor import Param, Result, Tensor
@@ -52,4 +55,7 @@ __all__ = [
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",
     "delta", "Delta", "compile", "Compiled", "defdelta", "checkdiff",
+    "jvp", "linearize", "defjvp",
+    "jacobian", "hessian", "hvp", "elementwise_grad", "value_and_grad",
+    "checkpoint",
 ]

@@ -38,7 +38,8 @@ from .tape import STATE, Tape, freeze, recording
 from .tensor import Param, Tensor, astype, is_tracked, raw
 
 __all__ = [
-    "primitive", "zerograd", "register", "lookup", "Primitive", "raw", "constant", "is_tracked",
+    "primitive", "zerograd", "defjvp", "register", "lookup", "Primitive", "raw", "constant",
+    "is_tracked",
     "recording", "Tensor", "Param", "Sparse", "astype", "refuse_higher_order", "reduced_axes",
     "keep_dims", "in_place", "update", "on_default_device",
 ]
@@ -145,6 +146,37 @@ def zerograd(fn: Callable[..., Any], name: str | None = None) -> Callable[..., A
     prim = Primitive(fn, (), name=name, zerograd=True, ufunc=isinstance(fn, np.ufunc))
     register(fn, prim)
     return _wrap(prim)
+
+
+def defjvp(fn: Any, *jvps: Callable[..., Any] | None,
+           jvp_all: Callable[..., Any] | None = None) -> None:
+    """Give the registered primitive of ``fn`` native forward-mode (JVP) rules.
+
+    Each rule is called as ``jvp(t, y, *args, **kwargs)``: the tangent ``t`` of its argument,
+    the output ``y`` and the arguments, and returns the output's tangent due to ``t`` (the
+    framework broadcasts it to ``y``'s shape and adds the arguments' contributions); ``None``
+    marks an argument without one. ``jvp_all(ts, y, *args, **kwargs)`` takes every argument's
+    tangent at once (``None`` for constants), for variadic primitives. Primitives without
+    native rules still work in forward mode: ``ag.jvp`` derives their rules from the
+    gradient rules. Registering ``fn`` again drops these rules with the old record.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> from minitorch_ag.primitive import defjvp
+        >>> cube = ag.primitive(lambda x: x ** 3, lambda dy, y, x: dy * 3 * x ** 2)
+        >>> defjvp(cube, lambda t, y, x: t * 3 * x ** 2)
+        >>> ag.jvp(cube, (2.0,), (1.0,))
+        (8.0, 12.0)
+    """
+    prim = lookup(_underlying(fn))
+    if prim is None or prim.zerograd:
+        raise TypeError(f"defjvp: {getattr(fn, '__name__', fn)!r} is not a differentiable "
+                        f"primitive; register it with ag.primitive first")
+    if jvps and jvp_all is not None:
+        raise TypeError(f"defjvp({prim.name}, ...): give either one rule per argument or "
+                        f"jvp_all=, not both")
+    prim.jvps = tuple(jvps)
+    prim.jvp_all = jvp_all
 
 
 # ----------------------------------------------------------------------------------------

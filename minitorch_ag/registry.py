@@ -34,9 +34,15 @@ class Primitive:
         adapter: turns the ``(args, kwargs)`` of a call through NumPy's protocols into the
             primitive's own ``(args, kwargs)`` (``np.concatenate([a, b])`` becomes a call with
             ``a`` and ``b`` as separate arguments).
+        jvps: forward-mode rules, one per positional argument, ``jvp(t, y, *args, **kwargs)``
+            returning the output's tangent due to that argument's tangent ``t`` (empty: none
+            native; ``forward.py`` then derives them from the gradient rules).
+        jvp_all: alternatively, one forward rule ``jvp_all(ts, y, *args, **kwargs)`` taking
+            every argument's tangent (``None`` for constants) at once.
     """
 
-    __slots__ = ("fn", "grads", "grad_all", "name", "zerograd", "ufunc", "adapter")
+    __slots__ = ("fn", "grads", "grad_all", "name", "zerograd", "ufunc", "adapter", "jvps",
+                 "jvp_all")
 
     def __init__(
         self,
@@ -56,6 +62,8 @@ class Primitive:
         self.zerograd = zerograd
         self.ufunc = ufunc
         self.adapter = adapter
+        self.jvps: tuple[Callable[..., Any] | None, ...] = ()
+        self.jvp_all: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         kind = "zerograd" if self.zerograd else "primitive"

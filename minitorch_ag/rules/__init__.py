@@ -5,9 +5,12 @@ One module per NumPy area; each opens with what it covers and what it skips on p
 
 from . import (  # noqa: F401
     elementwise,
+    elementwise_jvp,
     indexing,
+    interpolation,
     joining,
     linalg,
+    linear_jvp,
     products,
     reductions,
     selection,

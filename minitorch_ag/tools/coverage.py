@@ -56,6 +56,7 @@ class Coverage:
     missing: tuple[str, ...]
     methods: tuple[str, ...]
     in_place: tuple[str, ...] = ()
+    jvp_native: tuple[str, ...] = ()  # differentiable ones with native forward-mode rules
 
     def __str__(self) -> str:
         total = (len(self.differentiable) + len(self.in_place) + len(self.zerograd)
@@ -64,7 +65,9 @@ class Coverage:
             f"NumPy coverage: {len(self.differentiable)} differentiable, {len(self.in_place)} "
             f"in place (recorded copy-on-write), {len(self.zerograd)} with zero gradient, "
             f"{len(self.missing)} missing, of {total} public NumPy functions; "
-            f"{len(self.methods)} Tensor methods differentiate"
+            f"{len(self.methods)} Tensor methods differentiate; {len(self.jvp_native)} "
+            f"differentiate natively in forward mode (the others derive their JVP from their "
+            f"gradient rules)"
         )
 
     def to_markdown(self) -> str:
@@ -88,20 +91,22 @@ def coverage() -> Coverage:
         >>> "np.exp" in report.differentiable and "np.floor" in report.zerograd
         True
     """
-    differentiable, in_place, zero, missing = [], [], [], []
+    differentiable, in_place, zero, missing, native = [], [], [], [], []
     for name, fn in _numpy_functions().items():
         prim = PRIMITIVES.get(fn)
         if prim is None:
             (in_place if fn in IN_PLACE else missing).append(name)
         else:
             (zero if prim.zerograd else differentiable).append(name)
+            if not prim.zerograd and (prim.jvps or prim.jvp_all is not None):
+                native.append(name)
     methods = []
     for name, fn in sorted(METHODS.items()):
         prim = PRIMITIVES.get(fn)
         if prim is not None and not prim.zerograd:
             methods.append(f"Tensor.{name}")
     return Coverage(tuple(differentiable), tuple(zero), tuple(missing), tuple(methods),
-                    tuple(in_place))
+                    tuple(in_place), tuple(native))
 
 
 def check_differentiable(f: Callable[..., Any], *args: Any, **kwargs: Any) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import grad
+from ..api import diff, grad
 from ..backend import is_array
 from ..tensor import Tensor, raw
 
@@ -86,7 +86,8 @@ def gradcheck(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: float 
 
     Every float argument (arrays, numbers, and nested lists, tuples and dicts of them) is
     checked; integer and other arguments are held constant. The gradient must also have its
-    argument's shape and dtype.
+    argument's shape and dtype. Called with no ``args`` (AutoGrad.jl's ``@gcheck``), ``f`` is
+    a closure such as ``lambda: loss(model, x, y)`` and every Param it reaches is checked.
 
     Args:
         f: a function of ``args`` returning a scalar.
@@ -111,6 +112,8 @@ def gradcheck(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: float 
                          atol=atol, order=1)
     if order != 1:
         raise ValueError(f"gradcheck: order must be 1 or 2; got {order}")
+    if not args:
+        return _check_params(f, eps, rtol, atol)
     argnums = tuple(i for i, a in enumerate(args) if _has_float_leaf(a))
     if not argnums:
         kinds = ", ".join(type(a).__name__ if not hasattr(a, "dtype") else f"{type(a).__name__} "
@@ -122,6 +125,55 @@ def gradcheck(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: float 
     analytic = grad(f, argnum=argnums)(*args)
     for i, g in zip(argnums, analytic, strict=True):
         _check_argument(f, args, i, g, eps, rtol, atol)
+    return True
+
+
+def _check_params(f: Callable[[], Any], eps: float, rtol: float | None,
+                  atol: float | None) -> bool:
+    """Check ``grad(diff(f), p)`` for every Param ``p`` that closure ``f`` reaches.
+
+    The numeric gradient perturbs a float64 copy of each Param's value, put in place of the
+    value while ``f`` runs and the original restored afterwards.
+    """
+    tape = diff(f)
+    found = [leaf.args[0] for leaf in tape.leaves.values()]  # the Params f used, in order
+    if not found:
+        raise ValueError("gradcheck(f): f reaches no Param; pass the point as arguments, "
+                         "gradcheck(f, *args), or use Params inside f")
+    for k, p in enumerate(found):
+        original = p.value
+        g = grad(tape, p)
+        dtype = np.result_type(original)
+        r_default, a_default = _default_tolerances(dtype)
+        rt = r_default if rtol is None else rtol
+        at = a_default if atol is None else atol
+        name = f"Param {k} (shape {np.shape(original)}, {dtype})"
+        if g is not None and np.shape(g) != np.shape(original):
+            raise AssertionError(f"gradcheck: {name}: gradient shape {np.shape(g)}")
+        wide = np.array(original, dtype=np.float64, order="C")
+        flat = wide.reshape(-1)
+        numeric = np.zeros(wide.shape)
+        try:
+            p.value = wide
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                plus = float(np.sum(raw(f())))
+                flat[i] = old - eps
+                minus = float(np.sum(raw(f())))
+                flat[i] = old
+                numeric.reshape(-1)[i] = (plus - minus) / (2 * eps)
+        finally:
+            p.value = original
+        got = np.zeros(wide.shape) if g is None else np.asarray(g, dtype=np.float64)
+        bad = np.abs(got - numeric) > at + rt * np.abs(numeric)
+        bad |= np.isnan(got) != np.isnan(numeric)
+        if np.any(bad):
+            idx = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(bad) else ()
+            a, n = got[idx], numeric[idx]
+            raise AssertionError(
+                f"gradcheck: {name}, index {idx}: analytic {a:.8g} vs numeric {n:.8g} "
+                f"(difference {abs(a - n):.3g} > tolerance {at + rt * abs(n):.3g})")
     return True
 
 

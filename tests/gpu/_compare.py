@@ -96,6 +96,8 @@ HOST_CONSTANT_CASES = frozenset({
     "selection:trim_zeros-front", "selection:bincount-minlength", "statistics:cov-fweights",
     "selection:choose-wrap", "selection:choose-from-array",
     "statistics:cov-both-weights-ddof0",
+    # a host grid xp next to the arguments
+    "interpolation:interp", "interpolation:interp-left-right",
 })
 
 # Cases whose forward pass CuPy cannot run: it lacks the function, the keyword or the form of

@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import (
     test_elementwise,
     test_indexing,
+    test_interpolation,
     test_joining,
     test_linalg,
     test_products,
@@ -17,5 +18,6 @@ from . import (
 )
 
 TABLE_MODULES = [test_elementwise, test_reductions, test_shape, test_indexing, test_linalg,
-                 test_products, test_joining, test_selection, test_special, test_statistics]
+                 test_products, test_joining, test_selection, test_special, test_statistics,
+                 test_interpolation]
 TABLES = {module.__name__.rsplit("_", 1)[-1]: module.TABLE for module in TABLE_MODULES}
