@@ -50,7 +50,7 @@ __all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot"]
 
 
 def _scalar(v: Any) -> str:
-    """A number as the seed prints it: every digit of a float (``14.695603907991153``)."""
+    """A number as AutoGrad.jl's listing prints it: every digit (``14.695603907991153``)."""
     if isinstance(v, (np.generic, int, float, complex, bool)):
         return str(v)  # NumPy's shortest round-tripping form, in the scalar's own precision
     text = repr(v)
@@ -82,7 +82,7 @@ def summary(v: Any) -> str:
     dtype = getattr(v, "dtype", None)
     if shape is None or dtype is None or isinstance(v, np.generic):
         return _scalar(v)
-    if len(shape) == 0:  # a 0-d array is a number to the reader (the seed's ∇=1.0)
+    if len(shape) == 0:  # a 0-d array is a number to the reader (the README's ∇=1.0)
         return _scalar((v if array_module(v) is np else v.get())[()])
     kind = type(v).__name__
     if array_module(v) is not np:
