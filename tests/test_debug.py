@@ -326,3 +326,52 @@ def test_docstring_examples_of_the_tools_run():
     for module in (agdebug, profile, anomaly):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+# ----------------------------------------------------------------------------------------
+# gcnode
+# ----------------------------------------------------------------------------------------
+
+
+def test_gcnode_that_keeps_nodes_lets_show_list_every_gradient_after_grad():
+    from minitorch_ag import api
+
+    w, b, loss = _seed_model()
+    expected = grad(diff(loss), w)
+    ag.set_gcnode(lambda node: None)  # AutoGrad.gcnode(::AutoGrad.Node) = nothing
+    try:
+        assert api.backward is not api.ENGINE_SWEEP
+        tape = diff(loss)
+        np.testing.assert_array_equal(grad(tape, w), expected)
+        lines = _text(tape).splitlines()
+        assert len(lines) == 7 and all(" ∇=" in line for line in lines)
+        assert lines[-1].endswith(" ∇=1.0")
+        views = ag.nodes(tape)
+        np.testing.assert_allclose(views[4].gradient, 2 * views[4].value)  # d square / d r
+    finally:
+        ag.set_gcnode(None)
+    assert api.backward is api.ENGINE_SWEEP  # the engine's own sweep is back
+
+
+def test_gcnode_sees_each_node_newest_first_and_may_free_some():
+    w, b, loss = _seed_model()
+    seen = []
+
+    def gcnode(node):
+        seen.append(node.prim.name)
+        if node.prim.name != "np.subtract":
+            agdebug.free_node(node)
+
+    ag.set_gcnode(gcnode)
+    try:
+        tape = diff(loss)
+        grad(tape, b)
+    finally:
+        ag.set_gcnode(agdebug.free_node)  # the default, by name, restores too
+    assert seen == ["np.sum", "np.square", "np.subtract", "np.add", "np.matmul"]
+    listing = ag.listing(tape)
+    assert [v.number for v in listing] == [1, 3, 5]  # the leaves and the node it kept
+    assert listing[5].gradient is not None and "4 intermediate nodes were released" in \
+        str(listing)
+    with pytest.raises(TypeError, match="set_gcnode"):
+        ag.set_gcnode(3)

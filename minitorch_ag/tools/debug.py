@@ -23,6 +23,11 @@ gradients without sweeping again.
 gradient, primitive, ``dump()``) for interactive digging; ``ag.nodes(tape, reverse=True)`` is
 the README's ``collect(J.list)``, newest first. ``ag.draw(tape, path)`` writes the graph as
 Graphviz DOT, or renders it as PNG/SVG/PDF with Graphviz's ``dot`` when that is installed.
+
+``ag.set_gcnode(fn)`` is AutoGrad.jl's ``gcnode`` hook: ``fn(node)`` decides what happens to
+each node the backward pass is done with; ``ag.set_gcnode(lambda node: None)`` keeps them all
+(the README's ``AutoGrad.gcnode(::AutoGrad.Node)=nothing``), so that ``show`` after ``grad``
+lists every node with its gradient.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import numpy as np
@@ -40,8 +45,10 @@ import numpy as np
 from ..backend import array_module
 from ..tape import ITEM, Tape, backward, seed_like
 from ..tensor import Param, raw
+from . import _switch
 
-__all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot"]
+__all__ = ["NodeView", "Listing", "nodes", "listing", "show", "draw", "to_dot", "set_gcnode",
+           "free_node"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -376,6 +383,86 @@ def show(tape: Tape, grads: bool = False, refs: bool = False,
         3. 10.107337927389695 = np.sum(#2)
     """
     print(listing(tape, grads=grads, refs=refs), file=file or sys.stdout)
+
+
+# ----------------------------------------------------------------------------------------
+# gcnode: what the backward pass does with a node it is done with
+# ----------------------------------------------------------------------------------------
+
+
+def free_node(node: Any) -> None:
+    """The default ``gcnode``: release the node's gradient, saved arguments and parent links.
+
+    This is what the backward pass does to every node once past it, so that memory stays flat
+    on long chains; the node's slot on the tape is released with it.
+    """
+    node.outgrad = node.args = node.parents = None
+
+
+class _GCNode(_switch.Hook):
+    """Runs the sweep keeping every node, then hands each one to ``gcnode``, newest first."""
+
+    def __init__(self, gcnode: Callable[[Any], None]) -> None:
+        self.gcnode = gcnode
+
+    def wrap_engine(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if kind != "sweep":
+            return fn
+        gcnode = self.gcnode
+
+        def sweep(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> None:
+            fn(tape, seeds, retain=True)
+            if retain:  # a pullback that sweeps again keeps its nodes whatever gcnode says
+                return
+            nodes = tape.nodes
+            for i in range(len(nodes) - 1, -1, -1):
+                node = nodes[i]
+                if node is None or node.prim is None:  # released already, or a leaf
+                    continue
+                gcnode(node)
+                if node.args is None:  # freed: its slot goes too, as the sweep's own release
+                    nodes[i] = None
+
+        return sweep
+
+
+_gcnode_hook: _GCNode | None = None
+
+
+def set_gcnode(fn: Callable[[Any], None] | None) -> None:
+    """Choose what the backward pass does with each node it is done with (AutoGrad.jl's gcnode).
+
+    ``fn(node)`` is called with every node that is not a leaf (the ``Result``: ``value``,
+    ``prim``, ``args``, ``parents``, ``outgrad``), newest first, once the sweep that ``grad``
+    runs has finished; a node whose ``args`` it set to ``None`` is released from the tape, any
+    other is kept. ``lambda node: None`` keeps every node (the README's
+    ``AutoGrad.gcnode(::AutoGrad.Node)=nothing``); :func:`free_node` is what happens by default.
+    ``None`` (or ``free_node``) puts the engine's own sweep back, which releases each node as soon
+    as it is past it. While another ``fn`` is set, the sweep is switched in through the same
+    mechanism as the profiler's, and peak memory is that of a sweep that keeps every node.
+
+    Example:
+        >>> import numpy as np, minitorch_ag as ag
+        >>> x = ag.Param(np.array([1.0, 2.0]))
+        >>> ag.set_gcnode(lambda node: None)
+        >>> t = ag.diff(lambda: np.sum(np.exp(x)))
+        >>> g = ag.grad(t, x)
+        >>> ag.show(t, refs=True)
+        1. P(ndarray{float64,1}(2)) ∇=ndarray{float64,1}(2)
+        2. ndarray{float64,1}(2) = np.exp(#1) ∇=ndarray{float64,1}(2)
+        3. 10.107337927389695 = np.sum(#2) ∇=1.0
+        >>> ag.set_gcnode(None)
+    """
+    global _gcnode_hook
+    if fn is not None and not callable(fn):
+        raise TypeError(f"set_gcnode(fn): fn must be a function of a node, or None; got "
+                        f"{type(fn).__name__}")
+    if _gcnode_hook is not None:
+        _switch.deactivate(_gcnode_hook)
+        _gcnode_hook = None
+    if fn is not None and fn is not free_node:
+        _gcnode_hook = _GCNode(fn)
+        _switch.activate(_gcnode_hook)
 
 
 # ----------------------------------------------------------------------------------------
