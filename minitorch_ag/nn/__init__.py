@@ -41,6 +41,7 @@ from .functional import (
     max_pool2d,
     mse,
     nll,
+    nll_loss,
     relu,
     selu,
     sigmoid,
@@ -80,7 +81,7 @@ __all__ = [
     "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",
     "softmax", "log_softmax", "logsumexp",
-    "nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
+    "nll", "nll_loss", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
     "accuracy", "dropout",
     "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
 ]
