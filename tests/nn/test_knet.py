@@ -104,3 +104,116 @@ def test_nll_of_a_model_inside_diff_is_a_number_not_a_recording():
     tape = ag.diff(loss)
     assert ag.grad(tape, w).shape == w.shape
     assert isinstance(seen[0], float) and seen[0] == pytest.approx(float(ag.value(tape)))
+
+
+# -- param, param0, mat ------------------------------------------------------------------
+
+
+def test_param_and_param0_make_float32_params_on_the_default_device():
+    w = nn.param(10, 784, rng=0)
+    assert isinstance(w, ag.Param) and w.shape == (10, 784) and w.dtype == np.float32
+    bound = math.sqrt(6 / (10 + 784))  # Xavier/Glorot uniform, Knet's default init
+    assert np.abs(w.value).max() <= bound and np.abs(w.value).max() > 0.9 * bound
+    np.testing.assert_array_equal(nn.param(10, 784, rng=0).value, w.value)  # reproducible
+    assert nn.param((3, 4), init=nn.init.zeros).value.sum() == 0
+    assert nn.param(2, 2, dtype=np.float64, rng=1).dtype == np.float64
+    b = nn.param0(10)
+    assert isinstance(b, ag.Param) and b.dtype == np.float32 and not b.value.any()
+    a = np.ones((2, 3))
+    assert nn.param(a).value is a  # Knet's param(x) wraps an existing array
+    assert ag.params([w, b]) == [w, b]
+    with pytest.raises(TypeError, match=r"param\(dims...\): give the shape"):
+        nn.param(2.5)
+
+
+def test_mat_joins_all_but_the_batch_axis_and_differentiates():
+    x = np.arange(120.0).reshape(2, 3, 4, 5)
+    assert nn.mat(x).shape == (2, 60) and nn.mat(x, dims=3).shape == (2, 60)
+    assert nn.mat(x, dims=1).shape == (24, 5) and nn.mat(x, dims=0).shape == (120, 1)
+    assert nn.mat(np.arange(4.0)).shape == (4, 1)
+    np.testing.assert_array_equal(nn.mat(x), x.reshape(2, -1))
+    p = ag.Param(x)
+    g = ag.grad(ag.diff(lambda: np.sum(nn.mat(p) * np.arange(60.0))), p)
+    np.testing.assert_array_equal(g, np.broadcast_to(np.arange(60.0), (2, 60)).reshape(x.shape))
+    with pytest.raises(ValueError, match=r"mat\(x, dims=5\)"):
+        nn.mat(x, dims=5)
+
+
+# -- conv4, deconv4, pool, unpool ------------------------------------------------------------
+
+
+def test_conv4_mode_0_is_a_true_convolution_mode_1_a_cross_correlation():
+    signal = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 1, 6, 7))
+    w = rng.standard_normal((1, 1, 3, 2))
+    np.testing.assert_allclose(nn.conv4(w, x)[0, 0], signal.convolve2d(x[0, 0], w[0, 0],
+                                                                       mode="valid"))
+    np.testing.assert_allclose(nn.conv4(w, x, mode=1)[0, 0],
+                               signal.correlate2d(x[0, 0], w[0, 0], mode="valid"))
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_conv4_equals_torch_conv2d(mode):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 7, 6))
+    w = rng.standard_normal((6, 2, 3, 3))
+
+    def theirs(tw, tx):
+        kernel = torch.flip(tw, (2, 3)) if mode == 0 else tw
+        return tf.conv2d(tx, kernel, padding=(1, 2), stride=(2, 1), dilation=1, groups=2) * 0.5
+
+    check_torch(lambda a, b: nn.conv4(a, b, padding=(1, 2), stride=(2, 1), mode=mode,
+                                      alpha=0.5, group=2), theirs, w, x)
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_deconv4_is_the_transpose_of_conv4_and_equals_torch(mode):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((3, 2, 3, 3))  # conv4: 2 channels in, 3 out
+    x = rng.standard_normal((2, 2, 7, 7))
+    y = rng.standard_normal((2, 3, 4, 4))  # the shape of conv4(w, x)
+    kw = {"padding": 1, "stride": 2, "mode": mode}
+    assert nn.conv4(w, x, **kw).shape == y.shape
+    # <conv4(w, x), y> == <x, deconv4(w, y)>: deconv4 is conv4's adjoint, for either mode
+    assert np.sum(nn.conv4(w, x, **kw) * y) == pytest.approx(np.sum(x * nn.deconv4(w, y, **kw)))
+    kernel = torch.tensor(w[:, :, ::-1, ::-1].copy() if mode == 0 else w)
+    expected = torch.nn.functional.conv_transpose2d(torch.tensor(y), kernel, padding=1,
+                                                    stride=2)
+    np.testing.assert_allclose(nn.deconv4(w, y, **kw), expected.numpy(), rtol=1e-12)
+    check_grad(lambda a, b: nn.deconv4(a, b, **kw), w, y, order=1)
+
+
+def test_pool_modes_and_defaults_equal_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 6, 7))
+    check_torch(lambda v: nn.pool(v), lambda v: tf.max_pool2d(v, 2), x)  # window 2, stride 2
+    check_torch(lambda v: nn.pool(v, window=3, stride=2, padding=1),
+                lambda v: tf.max_pool2d(v, 3, 2, 1), x)
+    check_torch(lambda v: nn.pool(v, window=3, stride=2, padding=1, mode=1),
+                lambda v: tf.avg_pool2d(v, 3, 2, 1, count_include_pad=True), x)
+    check_torch(lambda v: nn.pool(v, window=3, stride=2, padding=1, mode=2, alpha=2.0),
+                lambda v: 2.0 * tf.avg_pool2d(v, 3, 2, 1, count_include_pad=False), x)
+    with pytest.raises(ValueError, match=r"pool: mode must be one of \(0, 1, 2\)"):
+        nn.pool(x, mode=3)
+
+
+def test_unpool_undoes_pool_and_is_the_scaled_gradient_of_average_pooling():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 3, 4))
+    up = nn.unpool(x)
+    np.testing.assert_array_equal(up, np.repeat(np.repeat(x, 2, axis=2), 2, axis=3))
+    np.testing.assert_allclose(nn.pool(up), x)
+    np.testing.assert_allclose(nn.pool(up, mode=1), x)
+    # general windows: the gradient of pool(., mode=1) times the window size
+    big = rng.standard_normal((1, 2, 7, 7))
+    kw = {"window": 3, "stride": 2, "padding": 1}
+    dy = rng.standard_normal(nn.pool(big, mode=1, **kw).shape)
+    avg_grad = ag.grad(lambda v: np.sum(nn.pool(v, mode=1, **kw) * dy))(big)
+    np.testing.assert_allclose(nn.unpool(dy, **kw), 9 * avg_grad, rtol=1e-12)
+    check_grad(lambda v: nn.unpool(v, **kw), dy, order=1)
