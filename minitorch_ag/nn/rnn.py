@@ -7,6 +7,12 @@ state at every step) and ``state`` the last step's state of every layer. Weights
 names, shapes and gate order (LSTM: input, forget, cell, output; GRU: reset, update, new), with
 its two bias vectors, so that weights copy over from PyTorch one to one.
 
+``bidirectional=True`` (Knet's ``bidirectional=true``, PyTorch's option) adds to every layer
+a second recurrence that reads the sequence backwards, with its own weights (PyTorch's names
+with ``_reverse``): each layer's output is then the two directions' hidden states side by
+side, ``(N, T, 2H)``, and the states are ``(2 * num_layers, N, H)``, forward then backward
+for each layer, as PyTorch orders them.
+
 Carrying the state between batches (truncated backpropagation through time)::
 
     state = None
@@ -63,8 +69,8 @@ class _Recurrent:
     _name = "RNN"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 bias: bool = True, dropout: float = 0.0, rng: Any = None,
-                 dtype: Any = np.float32) -> None:
+                 bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 rng: Any = None, dtype: Any = np.float32) -> None:
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{self._name}: dropout must be in [0, 1]; got {dropout!r}")
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
@@ -77,27 +83,39 @@ class _Recurrent:
         self.num_layers = int(num_layers)
         self.bias = bool(bias)
         self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
         gen = _init.as_generator(rng)
         self.rng = gen  # also draws the dropout masks
         k = 1.0 / math.sqrt(hidden_size)  # PyTorch's default: all weights uniform on ±k
         rows = self._gates * hidden_size
         for layer in range(num_layers):
-            fan = input_size if layer == 0 else hidden_size
+            fan = input_size if layer == 0 else hidden_size * self._directions
             shapes = [("weight_ih", (rows, fan)), ("weight_hh", (rows, hidden_size))]
             if bias:
                 shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
-            for name, shape in shapes:
-                w = _init.uniform(shape, -k, k, rng=gen, dtype=dtype)
-                setattr(self, f"{name}_l{layer}", Param(w))
+            for suffix in self._suffixes:
+                for name, shape in shapes:
+                    w = _init.uniform(shape, -k, k, rng=gen, dtype=dtype)
+                    setattr(self, f"{name}_l{layer}{suffix}", Param(w))
+
+    @property
+    def _directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _suffixes(self) -> tuple[str, ...]:
+        """The weights' name endings of each direction (PyTorch's)."""
+        return ("", "_reverse") if self.bidirectional else ("",)
 
     def __repr__(self) -> str:
+        both = ", bidirectional=True" if self.bidirectional else ""
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
-                f"num_layers={self.num_layers})")
+                f"num_layers={self.num_layers}{both})")
 
-    def _weights(self, layer: int) -> tuple[Any, Any, Any, Any]:
+    def _weights(self, layer: int, suffix: str = "") -> tuple[Any, Any, Any, Any]:
         get = self.__dict__.get
-        return (get(f"weight_ih_l{layer}"), get(f"weight_hh_l{layer}"),
-                get(f"bias_ih_l{layer}"), get(f"bias_hh_l{layer}"))
+        return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
+                get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
 
     def _check_input(self, x: Any) -> tuple[int, int]:
         shape = np.shape(raw(x))
@@ -111,10 +129,11 @@ class _Recurrent:
         return shape[0], shape[1]
 
     def _check_state(self, h: Any, n: int, what: str) -> Any:
-        want = (self.num_layers, n, self.hidden_size)
+        want = (self.num_layers * self._directions, n, self.hidden_size)
         if np.shape(raw(h)) != want:
+            layers = "2 * num_layers" if self.bidirectional else "num_layers"
             raise ValueError(
-                f"{self._name}: the initial {what} must have shape (num_layers, batch, "
+                f"{self._name}: the initial {what} must have shape ({layers}, batch, "
                 f"hidden_size) = {want}; got {np.shape(raw(h))}"
             )
         return h
@@ -124,10 +143,10 @@ class _Recurrent:
         v = raw(proj)
         return np.zeros_like(v, shape=(v.shape[1], self.hidden_size))
 
-    def _projections(self, x_tm: Any, layer: int, bias_sum: bool) -> Any:
+    def _projections(self, x_tm: Any, layer: int, bias_sum: bool, suffix: str = "") -> Any:
         """Input projections of every step of time-major ``x_tm`` (T, N, F), in one product:
         ``(T, N, gates * H)``, with ``b_ih`` (and ``b_hh`` when ``bias_sum``) added."""
-        w_ih, _, b_ih, b_hh = self._weights(layer)
+        w_ih, _, b_ih, b_hh = self._weights(layer, suffix)
         t, n, f = np.shape(raw(x_tm))
         proj = np.reshape(x_tm, (t * n, f)) @ w_ih.T
         if b_ih is not None:
@@ -137,11 +156,12 @@ class _Recurrent:
     def _single_state_call(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
         """``(out, h_n)`` for the recurrences with one state (RNN, GRU); LSTM has two."""
         n, _ = self._check_input(x)
+        count = self.num_layers * self._directions
         if h0 is None:
-            states = [None] * self.num_layers
+            states = [None] * count
         else:
             h0 = self._check_state(h0, n, "state h0")
-            states = [h0[k] for k in range(self.num_layers)]
+            states = [h0[k] for k in range(count)]
         out, states = self._layers(x, states)
         return out, np.stack(states)
 
@@ -153,10 +173,16 @@ class _Recurrent:
         """
         self._check_input(x)
         seq = np.swapaxes(x, 0, 1)
+        d = self._directions
         for layer in range(self.num_layers):
             if layer and self.dropout:
                 seq = F.dropout(seq, self.dropout, rng=self.rng)
-            seq, states[layer] = self._run_layer(seq, layer, states[layer])
+            ahead, states[d * layer] = self._run_layer(seq, layer, states[d * layer])
+            if d == 2:  # the same layer over the reversed steps, its outputs turned back
+                back, states[d * layer + 1] = self._run_layer(seq[::-1], layer,
+                                                              states[d * layer + 1], "_reverse")
+                ahead = np.concatenate([ahead, back[::-1]], axis=2)
+            seq = ahead
         return np.swapaxes(seq, 0, 1), states
 
 
@@ -170,6 +196,7 @@ class RNN(_Recurrent):
         nonlinearity: ``"tanh"`` (default) or ``"relu"``.
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
         dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        bidirectional: add a backward recurrence to every layer (outputs ``2H`` wide).
         rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
             and the dropout masks.
         dtype: of the weights (float32 by default).
@@ -189,20 +216,20 @@ class RNN(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  nonlinearity: str = "tanh", bias: bool = True, dropout: float = 0.0,
-                 rng: Any = None, dtype: Any = np.float32) -> None:
+                 bidirectional: bool = False, rng: Any = None, dtype: Any = np.float32) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias=bias, dropout=dropout,
-                         rng=rng, dtype=dtype)
+                         bidirectional=bidirectional, rng=rng, dtype=dtype)
 
     __call__ = _Recurrent._single_state_call
 
-    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
-        w_hh_t = self._weights(layer)[1].T
+    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "") -> tuple[Any, Any]:
+        w_hh_t = self._weights(layer, suffix)[1].T
         relu = self.nonlinearity == "relu"
         hs = []
-        for xw in _unstack(self._projections(seq, layer, bias_sum=True)):
+        for xw in _unstack(self._projections(seq, layer, bias_sum=True, suffix=suffix)):
             pre = xw if h is None else xw + h @ w_hh_t
             h = np.maximum(pre, 0) if relu else np.tanh(pre)
             hs.append(h)
@@ -221,6 +248,7 @@ class LSTM(_Recurrent):
         num_layers: stacked layers (each feeds the next).
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
         dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        bidirectional: add a backward recurrence to every layer (outputs ``2H`` wide).
         rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
             and the dropout masks.
         dtype: of the weights (float32 by default).
@@ -242,21 +270,22 @@ class LSTM(_Recurrent):
 
     def __call__(self, x: Any, state: Any = None) -> tuple[Any, tuple[Any, Any]]:
         n, _ = self._check_input(x)
+        count = self.num_layers * self._directions
         if state is None:
-            states = [None] * self.num_layers
+            states = [None] * count
         else:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError(f"LSTM: the initial state must be a pair (h0, c0); got "
                                 f"{type(state).__name__}")
             h0 = self._check_state(state[0], n, "hidden state h0")
             c0 = self._check_state(state[1], n, "cell state c0")
-            states = [(h0[k], c0[k]) for k in range(self.num_layers)]
+            states = [(h0[k], c0[k]) for k in range(count)]
         out, states = self._layers(x, states)
         return out, (np.stack([s[0] for s in states]), np.stack([s[1] for s in states]))
 
-    def _run_layer(self, seq: Any, layer: int, state: Any) -> tuple[Any, Any]:
-        w_hh = self._weights(layer)[1]
-        xw = self._projections(seq, layer, bias_sum=True)
+    def _run_layer(self, seq: Any, layer: int, state: Any, suffix: str = "") -> tuple[Any, Any]:
+        w_hh = self._weights(layer, suffix)[1]
+        xw = self._projections(seq, layer, bias_sum=True, suffix=suffix)
         if state is None:
             h = c = self._zero_state(xw)
         else:
@@ -277,6 +306,7 @@ class GRU(_Recurrent):
         num_layers: stacked layers (each feeds the next).
         bias: whether to use the bias vectors ``bias_ih_l*`` and ``bias_hh_l*``.
         dropout: dropout on the outputs of every layer but the last, while ``diff`` records.
+        bidirectional: add a backward recurrence to every layer (outputs ``2H`` wide).
         rng: random generator or seed for the initial weights (uniform on ``±1/sqrt(H)``)
             and the dropout masks.
         dtype: of the weights (float32 by default).
@@ -296,9 +326,9 @@ class GRU(_Recurrent):
 
     __call__ = _Recurrent._single_state_call
 
-    def _run_layer(self, seq: Any, layer: int, h: Any) -> tuple[Any, Any]:
-        _, w_hh, _, b_hh = self._weights(layer)
-        xg = self._projections(seq, layer, bias_sum=False)
+    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "") -> tuple[Any, Any]:
+        _, w_hh, _, b_hh = self._weights(layer, suffix)
+        xg = self._projections(seq, layer, bias_sum=False, suffix=suffix)
         if h is None:
             h = self._zero_state(xg)
         hs, _, _ = gru_layer(xg, w_hh, b_hh, h)
