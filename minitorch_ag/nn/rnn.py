@@ -13,6 +13,12 @@ with ``_reverse``): each layer's output is then the two directions' hidden state
 side, ``(N, T, 2H)``, and the states are ``(2 * num_layers, N, H)``, forward then backward
 for each layer, as PyTorch orders them.
 
+Sequences of different lengths share a batch as Knet's ``batchSizes`` allow: pad them to
+the longest (``(N, T, F)``) and pass ``lengths=`` (one per sequence). Each sequence then runs
+only over its own steps: the outputs past its end are zeros, its final state is the state at
+its last step, and the backward direction of a bidirectional layer starts at that last step.
+The result is the same as running each sequence alone.
+
 Carrying the state between batches (truncated backpropagation through time)::
 
     state = None
@@ -49,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module, is_array, to_host
 from ..primitive import Param, constant, raw
 from . import functional as F
 from . import init as _init
@@ -153,7 +160,8 @@ class _Recurrent:
             proj = proj + (b_ih + b_hh if bias_sum else b_ih)
         return np.reshape(proj, (t, n, -1))
 
-    def _single_state_call(self, x: Any, h0: Any = None) -> tuple[Any, Any]:
+    def _single_state_call(self, x: Any, h0: Any = None, *,
+                           lengths: Any = None) -> tuple[Any, Any]:
         """``(out, h_n)`` for the recurrences with one state (RNN, GRU); LSTM has two."""
         n, _ = self._check_input(x)
         count = self.num_layers * self._directions
@@ -162,28 +170,56 @@ class _Recurrent:
         else:
             h0 = self._check_state(h0, n, "state h0")
             states = [h0[k] for k in range(count)]
-        out, states = self._layers(x, states)
+        out, states = self._layers(x, states, lengths)
         return out, np.stack(states)
 
-    def _layers(self, x: Any, states: list[Any]) -> tuple[Any, list[Any]]:
+    def _layers(self, x: Any, states: list[Any], lengths: Any = None) -> tuple[Any, list[Any]]:
         """Run every layer; ``states[l]`` is layer ``l``'s initial state, replaced by its last.
 
         Layers run time-major, ``(T, N, F)``: each step's rows are then contiguous, and one
-        layer's output is the next one's input without a copy.
+        layer's output is the next one's input without a copy. With ``lengths``, each
+        sequence's final state is read at its own last step (``last``), the reversed direction
+        reverses each sequence within its length (``order``), and the padding steps' outputs
+        are zeroed (``mask``) before the next layer sees them.
         """
-        self._check_input(x)
+        n, t = self._check_input(x)
         seq = np.swapaxes(x, 0, 1)
+        last = order = mask = None
+        if lengths is not None:
+            last, order, mask = self._padding(lengths, n, t, raw(x))
         d = self._directions
         for layer in range(self.num_layers):
             if layer and self.dropout:
                 seq = F.dropout(seq, self.dropout, rng=self.rng)
-            ahead, states[d * layer] = self._run_layer(seq, layer, states[d * layer])
+            ahead, states[d * layer] = self._run_layer(seq, layer, states[d * layer], "", last)
             if d == 2:  # the same layer over the reversed steps, its outputs turned back
-                back, states[d * layer + 1] = self._run_layer(seq[::-1], layer,
-                                                              states[d * layer + 1], "_reverse")
-                ahead = np.concatenate([ahead, back[::-1]], axis=2)
-            seq = ahead
+                flip = seq[::-1] if order is None else seq[order]
+                back, states[d * layer + 1] = self._run_layer(flip, layer, states[d * layer + 1],
+                                                              "_reverse", last)
+                back = back[::-1] if order is None else back[order]
+                ahead = np.concatenate([ahead, back], axis=2)
+            seq = ahead if mask is None else ahead * mask
         return np.swapaxes(seq, 0, 1), states
+
+    def _padding(self, lengths: Any, n: int, t: int, like: Any) -> tuple[Any, Any, Any]:
+        """For padded sequences: the index of each one's last step ``(last, rows)``, the
+        time-major index that reverses each within its length (padding stays at the end), and
+        the ``(T, N, 1)`` mask of the real steps."""
+        given = raw(lengths)
+        host = np.asarray(to_host(given) if is_array(given) else given)
+        if host.shape != (n,) or host.dtype.kind not in "iu" or host.min() < 1 or host.max() > t:
+            raise ValueError(
+                f"{self._name}: lengths must hold one integer in 1..{t} (the steps) per "
+                f"sequence, shape ({n},); got {host.dtype} {host.shape} {host.tolist()[:8]}"
+            )
+        xp = array_module(like)
+        steps = np.arange(t)[:, None]
+        rows = np.arange(n)[None, :]
+        reverse = np.where(steps < host, host - 1 - steps, steps)
+        mask = (steps < host).astype(like.dtype)[:, :, None]
+        return ((xp.asarray(host - 1), xp.asarray(np.arange(n))),
+                (xp.asarray(reverse), xp.asarray(np.broadcast_to(rows, (t, n)))),
+                xp.asarray(mask))
 
 
 class RNN(_Recurrent):
@@ -201,8 +237,9 @@ class RNN(_Recurrent):
             and the dropout masks.
         dtype: of the weights (float32 by default).
 
-    Calling ``rnn(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``:
-    ``output`` ``(N, T, H)``, ``h_n`` ``(num_layers, N, H)``.
+    Calling ``rnn(x, h0=None, lengths=None)`` with ``x`` of shape ``(N, T, F)`` returns
+    ``(output, h_n)``: ``output`` ``(N, T, H)``, ``h_n`` ``(num_layers, N, H)`` (``2H`` and
+    ``2 * num_layers`` when bidirectional); ``lengths`` gives each padded sequence's steps.
 
     Example:
         >>> import numpy as np
@@ -225,7 +262,8 @@ class RNN(_Recurrent):
 
     __call__ = _Recurrent._single_state_call
 
-    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "") -> tuple[Any, Any]:
+    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "",
+                   last: Any = None) -> tuple[Any, Any]:
         w_hh_t = self._weights(layer, suffix)[1].T
         relu = self.nonlinearity == "relu"
         hs = []
@@ -233,7 +271,8 @@ class RNN(_Recurrent):
             pre = xw if h is None else xw + h @ w_hh_t
             h = np.maximum(pre, 0) if relu else np.tanh(pre)
             hs.append(h)
-        return np.stack(hs), h
+        hs = np.stack(hs)
+        return hs, (h if last is None else hs[last])
 
 
 class LSTM(_Recurrent):
@@ -253,8 +292,9 @@ class LSTM(_Recurrent):
             and the dropout masks.
         dtype: of the weights (float32 by default).
 
-    Calling ``lstm(x, state=None)`` with ``x`` of shape ``(N, T, F)`` and ``state`` an optional
-    pair ``(h0, c0)`` of shape ``(num_layers, N, H)`` returns ``(output, (h_n, c_n))``.
+    Calling ``lstm(x, state=None, lengths=None)`` with ``x`` of shape ``(N, T, F)`` and
+    ``state`` an optional pair ``(h0, c0)`` of shape ``(num_layers, N, H)`` returns
+    ``(output, (h_n, c_n))``; ``lengths`` gives each padded sequence's steps.
 
     Example:
         >>> import numpy as np
@@ -268,7 +308,8 @@ class LSTM(_Recurrent):
     _gates = 4
     _name = "LSTM"
 
-    def __call__(self, x: Any, state: Any = None) -> tuple[Any, tuple[Any, Any]]:
+    def __call__(self, x: Any, state: Any = None, *,
+                 lengths: Any = None) -> tuple[Any, tuple[Any, Any]]:
         n, _ = self._check_input(x)
         count = self.num_layers * self._directions
         if state is None:
@@ -280,10 +321,11 @@ class LSTM(_Recurrent):
             h0 = self._check_state(state[0], n, "hidden state h0")
             c0 = self._check_state(state[1], n, "cell state c0")
             states = [(h0[k], c0[k]) for k in range(count)]
-        out, states = self._layers(x, states)
+        out, states = self._layers(x, states, lengths)
         return out, (np.stack([s[0] for s in states]), np.stack([s[1] for s in states]))
 
-    def _run_layer(self, seq: Any, layer: int, state: Any, suffix: str = "") -> tuple[Any, Any]:
+    def _run_layer(self, seq: Any, layer: int, state: Any, suffix: str = "",
+                   last: Any = None) -> tuple[Any, Any]:
         w_hh = self._weights(layer, suffix)[1]
         xw = self._projections(seq, layer, bias_sum=True, suffix=suffix)
         if state is None:
@@ -291,7 +333,9 @@ class LSTM(_Recurrent):
         else:
             h, c = state
         hs, cs, _, _ = lstm_layer(xw, w_hh, h, c)
-        return hs, (hs[-1], cs[-1])
+        if last is None:
+            return hs, (hs[-1], cs[-1])
+        return hs, (hs[last], cs[last])
 
 
 class GRU(_Recurrent):
@@ -311,7 +355,8 @@ class GRU(_Recurrent):
             and the dropout masks.
         dtype: of the weights (float32 by default).
 
-    Calling ``gru(x, h0=None)`` with ``x`` of shape ``(N, T, F)`` returns ``(output, h_n)``.
+    Calling ``gru(x, h0=None, lengths=None)`` with ``x`` of shape ``(N, T, F)`` returns
+    ``(output, h_n)``; ``lengths`` gives each padded sequence's steps.
 
     Example:
         >>> import numpy as np
@@ -326,13 +371,14 @@ class GRU(_Recurrent):
 
     __call__ = _Recurrent._single_state_call
 
-    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "") -> tuple[Any, Any]:
+    def _run_layer(self, seq: Any, layer: int, h: Any, suffix: str = "",
+                   last: Any = None) -> tuple[Any, Any]:
         _, w_hh, _, b_hh = self._weights(layer, suffix)
         xg = self._projections(seq, layer, bias_sum=False, suffix=suffix)
         if h is None:
             h = self._zero_state(xg)
         hs, _, _ = gru_layer(xg, w_hh, b_hh, h)
-        return hs, hs[-1]
+        return hs, (hs[-1] if last is None else hs[last])
 
 
 def detach(state: Any) -> Any:

@@ -408,3 +408,45 @@ def test_bidirectional_shapes_and_errors():
         gru(np.ones((2, 5, 3), np.float32), np.zeros((2, 2, 4), np.float32))
     lstm = LSTM(3, 2, bidirectional=True, rng=0, dtype=np.float64)
     assert gradcheck_layer(lstm, [np.random.default_rng(1).standard_normal((2, 3, 3))])
+
+
+# -- variable-length batches (Knet's batchSizes) ----------------------------------------------
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("name", ["rnn_tanh", "lstm", "gru"])
+def test_padded_batches_equal_each_sequence_run_alone(name, bidirectional):
+    rng = np.random.default_rng(8)
+    layer = LAYERS[name](num_layers=2, bidirectional=bidirectional, rng=0, dtype=np.float64)
+    lengths = np.array([5, 2, 4])
+    x = rng.standard_normal((3, 5, 3))
+    for n, k in enumerate(lengths):
+        x[n, k:] = 100.0  # padding: must not leak into anything
+    out, state = layer(x, lengths=lengths)
+    hn = state[0] if name == "lstm" else state
+    assert out.shape == (3, 5, 2 * (2 if bidirectional else 1))
+    for n, k in enumerate(lengths):
+        alone, alone_state = layer(x[n:n + 1, :k])
+        np.testing.assert_allclose(out[n:n + 1, :k], alone, rtol=1e-12, atol=1e-14)
+        assert not np.any(out[n, k:])
+        alone_h = alone_state[0] if name == "lstm" else alone_state
+        np.testing.assert_allclose(hn[:, n:n + 1], alone_h, rtol=1e-12, atol=1e-14)
+        if name == "lstm":
+            np.testing.assert_allclose(state[1][:, n:n + 1], alone_state[1], rtol=1e-12,
+                                       atol=1e-14)
+
+
+def test_padded_batches_differentiate_and_refuse_bad_lengths():
+    rng = np.random.default_rng(9)
+    lstm = LSTM(3, 2, bidirectional=True, rng=0, dtype=np.float64)
+    x = rng.standard_normal((2, 4, 3))
+    lengths = np.array([2, 4])
+    p = ag.Param(x)
+    tape = ag.diff(lambda: np.sum(np.sin(lstm(p, lengths=lengths)[0])))
+    g = ag.grad(tape, p)
+    assert not np.any(g[0, 2:]) and np.all(g[0, :2] != 0)  # no gradient reaches the padding
+    assert ag.gradcheck(lambda v: np.sum(np.sin(lstm(v, lengths=lengths)[0])), x)
+    with pytest.raises(ValueError, match=r"LSTM: lengths must hold one integer in 1..4"):
+        lstm(x, lengths=[3, 5])
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        lstm(x, lengths=[3])
