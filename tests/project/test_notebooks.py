@@ -113,3 +113,17 @@ def test_knet_mnist_runs(monkeypatch, tmp_path):
         assert f"{name:8s} held-out nll" in out
     assert "correct, counted: (" in out
     assert images_in(nb) >= 1
+
+
+HAVE_SHAKESPEARE = any((DATA / "tinyshakespeare").glob("*"))
+
+
+@pytest.mark.skipif(not HAVE_SHAKESPEARE, reason=f"Tiny Shakespeare is not in {DATA}")
+def test_knet_charlm_runs(monkeypatch, tmp_path):
+    nb = execute("knet_charlm.ipynb", monkeypatch, tmp_path, CHARLM_CHARS="20000",
+                 CHARLM_EPOCHS="1")
+    out = text_of(nb)
+    assert "18000 training characters, 65 distinct" in out
+    assert "epoch 1: training loss" in out and "nats/char" in out
+    assert "ROMEO:" in out  # the sample starts from its prime
+    assert images_in(nb) >= 1
