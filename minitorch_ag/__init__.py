@@ -34,6 +34,7 @@ from .tools import (
     nodes,
     profile,
     set_detect_anomaly,
+    set_gcnode,
     show,
 )
 from .walk import to_device
@@ -50,7 +51,7 @@ __all__ = [
     "gradcheck", "primitive", "zerograd", "recording",
     "coverage", "check_differentiable", "Coverage",
     "save", "load", "state_dict", "load_state_dict",
-    "show", "listing", "nodes", "NodeView", "draw",
+    "show", "listing", "nodes", "NodeView", "draw", "set_gcnode",
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
     "to_device", "set_device", "device", "default_device", "gpu_available",
     "count_transfers", "TransferCount",

@@ -74,7 +74,8 @@ def primitive(
 
     Each rule is called as ``rule(dy, y, *args, **kwargs)``: the gradient ``dy`` of the output,
     the output ``y``, and ``fn``'s arguments, and returns the gradient of the argument in its
-    position; ``None`` in place of a rule marks an argument with no gradient. Rules need not
+    position; ``None`` in place of a rule, or leaving trailing rules out, marks an argument
+    with no gradient. Rules need not
     sum over broadcast axes: the framework fits each gradient to its argument's shape. A
     ``fn`` returning a tuple receives a tuple ``dy`` (``None`` for unused outputs). Written
     with ``np.*`` calls on their inputs, rules are themselves differentiable, so higher-order
@@ -82,7 +83,8 @@ def primitive(
 
     Args:
         fn: the function on plain values.
-        *grads: one gradient rule per positional argument.
+        *grads: one gradient rule per positional argument; trailing arguments whose rules
+            are left out get no gradient, as an omitted gradient expression in AutoGrad.jl.
         grad_all: instead of ``grads``, one rule returning every argument's gradient at once.
         adapter: maps the ``(args, kwargs)`` of a call through NumPy's protocols to ``fn``'s.
         name: the name used in messages (defaults to ``fn``'s).

@@ -382,8 +382,8 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
                         continue
                     try:
                         rule = rules[pos]
-                    except IndexError:
-                        _missing_rule(prim, pos)
+                    except IndexError:  # a rule left out: no gradient (AutoGrad.jl's omitted one)
+                        continue
                     if rule is None:
                         continue
                     dx = rule(g, y, *args, **kwargs) if kwargs else rule(g, y, *args)
@@ -409,14 +409,6 @@ def backward(tape: Tape, seeds: list[tuple[Any, Any]], retain: bool = False) -> 
     tape.swept = True
 
 
-def _missing_rule(prim: Any, pos: int) -> None:
-    raise TypeError(
-        f"{prim.name}: no gradient rule for argument {pos}: {len(prim.grads)} rule(s) were "
-        f"given; give ag.primitive one rule per positional argument (None for an argument "
-        f"that has no gradient)"
-    )
-
-
 def _propagate_special(node: Any, prim: Any, g: Any, owned: set[int]) -> None:
     """Backward through a multi-output primitive, one of its outputs, or a variadic one."""
     parents = node.parents
@@ -438,9 +430,7 @@ def _propagate_special(node: Any, prim: Any, g: Any, owned: set[int]) -> None:
     else:
         grads = [None] * len(parents)
         for pos, parent in enumerate(parents):
-            if parent is not None:
-                if pos >= len(prim.grads):
-                    _missing_rule(prim, pos)
+            if parent is not None and pos < len(prim.grads):  # rules left out: no gradient
                 rule = prim.grads[pos]
                 if rule is not None:
                     grads[pos] = rule(g, y, *args, **kwargs)

@@ -115,7 +115,8 @@ def params(obj: Any) -> list[Param]:
 
     Walks attributes (``__dict__`` and ``__slots__``), lists, tuples, dicts, sets, closures and
     bound methods, depth first, as ``to_device`` and ``state_dict`` do (``walk.children``);
-    cycles are safe.
+    cycles are safe. For a ``Tape`` (what ``diff`` returns) it is the Params the tape recorded,
+    in the order the computation met them (Knet's ``minimize`` updates ``params(J)``).
 
     Example:
         >>> import numpy as np
@@ -127,6 +128,8 @@ def params(obj: Any) -> list[Param]:
         >>> [p.shape for p in params(Linear())]
         [(3, 2), (2,)]
     """
+    if isinstance(obj, Tape):  # the Param each leaf stands for (leaves: id(param) -> node)
+        return [leaf.args[0] for leaf in obj.leaves.values()]
     found: list[Param] = []
     seen: set[int] = set()
     todo = [obj]

@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 
+import minitorch_ag as ag
 from minitorch_ag import Param, params
 
 
@@ -66,3 +67,15 @@ def test_a_param_itself_and_plain_values():
     p = Param(np.ones(1))
     assert params(p)[0] is p
     assert params(np.ones(3)) == [] and params(3.0) == [] and params(None) == []
+
+
+def test_params_of_a_tape_are_the_params_it_recorded_in_order():
+    w, b, unused = Param(np.ones((2, 2))), Param(np.zeros(2)), Param(np.ones(3))
+    x = np.array([1.0, 2.0])
+    tape = ag.diff(lambda: np.sum(np.tanh(w @ x + b) * (w @ x)))
+    found = params(tape)
+    assert len(found) == 2 and found[0] is w and found[1] is b  # each once, in meeting order
+    assert all(p is not unused for p in found)
+    g = [ag.grad(tape, p) for p in found]  # Knet's minimize: update every recorded Param
+    assert g[0].shape == (2, 2) and g[1].shape == (2,)
+    assert params(ag.diff(lambda: 3.0)) == []

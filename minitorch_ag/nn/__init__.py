@@ -7,6 +7,8 @@
   BatchNorm, LayerNorm, Embedding, RNN, LSTM, GRU, Chain/Sequential.
 - ``minitorch_ag.nn.init``: Xavier/Glorot, Kaiming/He, gaussian, uniform, zeros, ones.
 - ``summary(model)``: the layers of a model with their parameter counts, and the total.
+- Knet's vocabulary (``knet.py``): ``param``, ``param0``, ``mat``, ``conv4``, ``deconv4``,
+  ``pool``, ``unpool``, with Knet's argument order on NCHW arrays.
 
 Example:
     >>> import numpy as np, minitorch_ag as ag
@@ -41,6 +43,7 @@ from .functional import (
     max_pool2d,
     mse,
     nll,
+    nll_loss,
     relu,
     selu,
     sigmoid,
@@ -50,6 +53,7 @@ from .functional import (
     swish,
     tanh,
 )
+from .knet import conv4, deconv4, mat, param, param0, pool, unpool
 from .layers import (
     AvgPool2d,
     BatchNorm,
@@ -76,11 +80,13 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "Chain", "Sequential",
     "RNN", "LSTM", "GRU", "lstm_cell", "gru_cell", "detach",
     "summary", "Summary",
+    # Knet's vocabulary
+    "param", "param0", "mat", "conv4", "deconv4", "pool", "unpool",
     # functional operations
     "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",
     "softmax", "log_softmax", "logsumexp",
-    "nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
+    "nll", "nll_loss", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
     "accuracy", "dropout",
     "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
 ]

@@ -38,14 +38,24 @@ from .activations import (
     tanh,
 )
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
-from .losses import accuracy, bce, bce_with_logits, cross_entropy, l1, logistic, mse, nll
+from .losses import (
+    accuracy,
+    bce,
+    bce_with_logits,
+    cross_entropy,
+    l1,
+    logistic,
+    mse,
+    nll,
+    nll_loss,
+)
 from .norm import batch_norm, layer_norm
 
 __all__ = [
     "linear",
     "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "softplus", "swish", "silu", "tanh",
     "softmax", "log_softmax", "logsumexp",
-    "nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
+    "nll", "nll_loss", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
     "accuracy", "dropout",
     "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
 ]

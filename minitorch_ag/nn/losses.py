@@ -1,6 +1,7 @@
 """Losses and accuracy, as functions on arrays.
 
-Owns nll, cross_entropy, mse, l1, bce, bce_with_logits, logistic and accuracy. Conventions:
+Owns nll (Knet's: scores in, log-softmax inside), nll_loss (PyTorch's: log-probabilities
+in), cross_entropy, mse, l1, bce, bce_with_logits, logistic and accuracy. Conventions:
 batch first; class scores along axis 1 (``(N, C)`` or ``(N, C, d1, ...)``); class labels are
 0-based integer arrays, and a label equal to ``ignore_index`` (default -100, as PyTorch) is
 skipped by the losses and by ``accuracy``. ``cross_entropy`` is one fused primitive (logsumexp
@@ -20,7 +21,8 @@ from ..backend import array_module
 from ..primitive import is_tracked, primitive, raw
 from .activations import _lse, _softmax, _softplus
 
-__all__ = ["nll", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic", "accuracy"]
+__all__ = ["nll", "nll_loss", "cross_entropy", "mse", "l1", "bce", "bce_with_logits", "logistic",
+           "accuracy"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -189,10 +191,10 @@ def _total_weight(labels: Any, ignore_index: int, weight: Any, like: Any) -> Any
     return _row_weights(labels, ignore_index, weight, raw(like).dtype).sum()
 
 
-def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
-        reduction: str = "mean") -> Any:
+def nll_loss(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Any:
     """Negative log-likelihood of log-probabilities, as PyTorch's ``nll_loss``:
-    ``-weight[label] * logp[label]`` for each label (use ``cross_entropy`` for raw scores).
+    ``-weight[label] * logp[label]`` for each label (:func:`nll` takes raw scores, as Knet).
 
     Args:
         logp: log-probabilities (``log_softmax`` of scores), shape ``(N, C, ...)`` or ``(C,)``.
@@ -208,10 +210,11 @@ def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
     Example:
         >>> import numpy as np
         >>> from minitorch_ag.nn import functional as F
-        >>> float(F.nll(np.log(np.array([[0.5, 0.5], [0.1, 0.9]])), np.array([0, 1])).round(4))
+        >>> logp = np.log(np.array([[0.5, 0.5], [0.1, 0.9]]))
+        >>> float(F.nll_loss(logp, np.array([0, 1])).round(4))
         0.3993
     """
-    fn = "nll"
+    fn = "nll_loss"
     rows, flat, lshape = _class_rows(logp, labels, ignore_index, fn)
     w = _class_weights(weight, np.shape(rows)[1], rows, fn)
     xp = array_module(raw(rows))
@@ -221,6 +224,73 @@ def nll(logp: Any, labels: Any, weight: Any = None, ignore_index: int = -100,
     if reduction == "none":
         return np.reshape(losses, lshape)
     return _reduce(losses, reduction, fn, scale.sum())
+
+
+def nll(scores: Any, labels: Any = None, *, average: bool = True, ignore_index: int = -100,
+        data: Iterable[Any] | None = None) -> Any:
+    """Knet's ``nll``: the negative log-likelihood of unnormalised ``scores`` for ``labels``.
+
+    The scores go through ``log_softmax`` over the classes inside (one fused primitive, as
+    :func:`cross_entropy`), so ``nll(scores, labels)`` is Knet's ``nll(scores, labels)`` with
+    the instances in rows: Knet's scores are ``(classes, instances)`` (``dims=1``), ours
+    ``(N, C)`` (or ``(N, C, d1, ...)``), batch first. Labels are 0-based here (Knet's are
+    1-based), and a label equal to ``ignore_index`` is skipped, as Knet skips label 0. PyTorch's
+    form, which takes log-probabilities, is :func:`nll_loss`.
+
+    ``nll(model, data)`` (or Knet's ``nll(model, data=data)``) is the same over a dataset:
+    ``data`` yields ``(x, labels)`` batches and ``model(x)`` gives the scores; the total over
+    all batches divided by the count of labels not skipped.
+
+    Args:
+        scores: unnormalised class scores, classes on axis 1; or a model.
+        labels: 0-based integer labels, shape ``(N, ...)``; or the batches, for a model.
+        average: ``True`` gives ``total / count``; ``False`` the pair ``(total, count)``, as
+            Knet (``total`` is recorded when the scores are, ``count`` is an int).
+        ignore_index: a label value to skip.
+        data: the batches for a model (Knet's keyword form).
+
+    Returns:
+        The mean negative log-likelihood, or ``(total, count)``; a plain float for a model.
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag.nn import functional as F
+        >>> scores = np.array([[12.2, 2.0, 0.0], [0.3, 21.5, -21.0]])  # Knet's example, in rows
+        >>> labels = np.array([0, 1])
+        >>> p = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+        >>> bool(np.isclose(F.nll(scores, labels), -np.mean(np.log(p[[0, 1], labels]))))
+        True
+        >>> total, count = F.nll(scores, labels, average=False)
+        >>> count
+        2
+    """
+    if callable(scores) and not hasattr(scores, "shape"):
+        return _model_nll(scores, _batches("nll", labels, data), average, ignore_index)
+    if labels is None:
+        raise TypeError("nll(scores, labels): the labels are missing")
+    if average:
+        return cross_entropy(scores, labels, ignore_index=ignore_index, reduction="mean")
+    total = cross_entropy(scores, labels, ignore_index=ignore_index, reduction="sum")
+    return total, int(np.sum(raw(labels) != ignore_index))
+
+
+def _batches(fn: str, positional: Any, data: Any) -> Iterable[Any]:
+    """The dataset of ``fn(model, data)`` / ``fn(model, data=data)``: exactly one of them."""
+    if (positional is None) == (data is None):
+        raise TypeError(f"{fn}(model, data): give the (x, labels) batches once, as the second "
+                        f"argument or as data=")
+    return positional if data is None else data
+
+
+def _model_nll(model: Callable[[Any], Any], data: Iterable[Any], average: bool,
+               ignore_index: int) -> Any:
+    total, count = 0.0, 0
+    for x, y in data:
+        t, n = nll(model(x), y, average=False, ignore_index=ignore_index)
+        total, count = total + float(raw(t)), count + n
+    if not average:
+        return total, count
+    return total / count if count else math.nan
 
 
 def mse(x: Any, y: Any, reduction: str = "mean") -> Any:
@@ -303,19 +373,23 @@ def logistic(x: Any, y: Any, reduction: str = "mean") -> Any:
 # ----------------------------------------------------------------------------------------
 
 
-def accuracy(scores: Any, labels: Any, ignore_index: int = -100) -> float:
+def accuracy(scores: Any, labels: Any = None, ignore_index: int = -100, *,
+             average: bool = True, data: Iterable[Any] | None = None) -> Any:
     """The fraction of labels whose class has the largest score (a plain number).
 
-    ``accuracy(model, data)``, with ``data`` an iterable of ``(x, labels)`` batches, is the
-    accuracy of ``model(x)`` over all of them (Knet's form).
+    ``accuracy(model, data)`` (or Knet's ``accuracy(model, data=data)``), with ``data`` an
+    iterable of ``(x, labels)`` batches, is the accuracy of ``model(x)`` over all of them.
 
     Args:
         scores: shape ``(N, C, ...)`` (classes on axis 1) or ``(C,)``; or a model.
         labels: 0-based integer labels, shape ``(N, ...)``; or the batches, for a model.
         ignore_index: labels with this value are not counted.
+        average: ``False`` gives Knet's pair ``(ncorrect, count)`` instead of the ratio.
+        data: the batches for a model (Knet's keyword form).
 
     Returns:
-        A Python float in [0, 1] (NaN when every label is ignored); never tracked.
+        A Python float in [0, 1] (NaN when every label is ignored), or ``(ncorrect, count)``;
+        never tracked.
 
     Example:
         >>> import numpy as np
@@ -324,8 +398,13 @@ def accuracy(scores: Any, labels: Any, ignore_index: int = -100) -> float:
         0.5
     """
     if callable(scores) and not hasattr(scores, "shape"):
-        return _model_accuracy(scores, labels, ignore_index)
-    right, total = _hits(scores, labels, ignore_index)
+        right, total = _model_hits(scores, _batches("accuracy", labels, data), ignore_index)
+    else:
+        if labels is None:
+            raise TypeError("accuracy(scores, labels): the labels are missing")
+        right, total = _hits(scores, labels, ignore_index)
+    if not average:
+        return right, total
     return right / total if total else math.nan
 
 
@@ -343,7 +422,8 @@ def _hits(scores: Any, labels: Any, ignore_index: int) -> tuple[int, int]:
     return int(right.sum()), int(valid.sum())
 
 
-def _model_accuracy(model: Callable[[Any], Any], data: Iterable[Any], ignore_index: int) -> float:
+def _model_hits(model: Callable[[Any], Any], data: Iterable[Any],
+                ignore_index: int) -> tuple[int, int]:
     right = total = 0
     for batch in data:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
@@ -355,4 +435,4 @@ def _model_accuracy(model: Callable[[Any], Any], data: Iterable[Any], ignore_ind
         x, y = batch
         r, t = _hits(model(x), y, ignore_index)
         right, total = right + r, total + t
-    return right / total if total else math.nan
+    return right, total

@@ -23,17 +23,28 @@ core never imports it.
 from .clipping import clip_global_norm, clip_norm, grad_norm
 from .loops import (
     adadelta,
+    adadelta_,
     adagrad,
+    adagrad_,
     adam,
+    adam_,
     adamw,
+    adamw_,
     converge,
+    drain,
     epochs,
     minimize,
+    minimize_,
     momentum,
+    momentum_,
     nesterov,
+    nesterov_,
     progress,
+    progress_,
     rmsprop,
+    rmsprop_,
     sgd,
+    sgd_,
     take,
 )
 from .optimizers import (
@@ -57,4 +68,6 @@ __all__ = [
     "Schedule", "step_decay", "exponential", "cosine", "warmup",
     "minimize", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw",
     "progress", "converge", "epochs", "take",
+    "drain", "minimize_", "sgd_", "momentum_", "nesterov_", "adagrad_", "rmsprop_", "adadelta_",
+    "adam_", "adamw_", "progress_",
 ]

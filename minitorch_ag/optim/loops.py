@@ -9,6 +9,11 @@ train by how it consumes it (Knet's idiom)::
     for loss in converge(sgd(f, epochs(data))): ...          # until the loss stops falling
     last = list(itertools.islice(adam(f, epochs(data)), 1000))[-1]   # exactly 1000 steps
 
+Knet's draining forms (``adam!(f, data)``, ``progress!(itr)``, ``minimize!``) are the same
+names with a trailing underscore, as ``axpy_``: ``adam_(f, data)`` trains through the whole of
+``data`` at once and returns the last loss; ``progress_(adam(f, epochs(data, 10)))`` does the
+same with a progress bar.
+
 Each parameter keeps its own optimizer state in ``p.opt`` (see ``update.py``): the first loop
 that updates a parameter gives it a copy of its template, later loops continue with it, so
 training can pause and resume without losing moments.
@@ -26,7 +31,6 @@ from typing import Any
 
 from ..api import diff, grad
 from ..api import params as find_params
-from ..tape import Tape
 from ..tensor import Param
 from .clipping import clip_global_norm
 from .optimizers import (
@@ -43,7 +47,9 @@ from .optimizers import (
 from .update import _step_param
 
 __all__ = ["minimize", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
-           "adamw", "progress", "converge", "epochs", "take"]
+           "adamw", "progress", "converge", "epochs", "take", "drain", "minimize_", "sgd_",
+           "momentum_", "nesterov_", "adagrad_", "rmsprop_", "adadelta_", "adam_", "adamw_",
+           "progress_"]
 
 
 class _Stream:
@@ -80,11 +86,6 @@ def _length(x: Any) -> int | None:
 # ----------------------------------------------------------------------------------------
 # minimize and its shorthands
 # ----------------------------------------------------------------------------------------
-
-
-def _tape_params(tape: Tape) -> list[Param]:
-    """The Params recorded on ``tape``, in the order the computation first used them."""
-    return [leaf.args[0] for leaf in tape.leaves.values()]
 
 
 def minimize(loss: Callable[..., Any], data: Iterable[Any], opt: Optimizer | None = None, *,
@@ -136,7 +137,7 @@ def _minimize(loss: Callable[..., Any], data: Iterable[Any], template: Optimizer
             tape = diff(loss, *d) if isinstance(d, tuple) else diff(loss, d)
         except ValueError as e:
             raise _without_labels(e, d) from e
-        ps = _tape_params(tape) if chosen is None else chosen
+        ps = find_params(tape) if chosen is None else chosen  # params(J), as Knet
         grads = [grad(tape, p) for p in ps]
         if max_norm is not None:
             grads, _ = clip_global_norm(grads, max_norm)
@@ -359,3 +360,70 @@ def take(iterator: Iterable[Any], n: int) -> Iterator[Any]:
     size = _length(iterator)
     return _Stream(itertools.islice(iterator, int(n)), int(n) if size is None else
                    min(size, int(n)))
+
+
+# ----------------------------------------------------------------------------------------
+# Knet's draining forms: adam!(f, data) is adam_(f, data)
+# ----------------------------------------------------------------------------------------
+
+
+def drain(iterator: Iterable[Any]) -> Any:
+    """Run ``iterator`` to its end and return its last item (``None`` when it had none).
+
+    What Knet's ``!`` forms do with a training iterator: ``drain(adam(f, data))`` trains
+    through all of ``data``.
+
+    Example:
+        >>> from minitorch_ag.optim import drain
+        >>> drain(iter([3.0, 2.0, 1.0])), drain([])
+        (1.0, None)
+    """
+    last = None
+    for last in iterator:  # noqa: B007 - the loop variable is the point
+        pass
+    return last
+
+
+_DRAIN_EXAMPLES = {
+    "minimize": ("SGD, minimize_", "minimize_(lambda: np.sum(w ** 2), [()] * 5, SGD(lr=0.25))",
+                 "0.03515625"),
+    "progress": ("progress_, sgd",
+                 "progress_(sgd(lambda: np.sum(w ** 2), [()] * 5, lr=0.25), disable=True)",
+                 "0.03515625"),
+}
+
+
+def _draining(lazy: Callable[..., Iterable[Any]], knet: str) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return drain(lazy(*args, **kwargs))
+
+    name = f"{lazy.__name__}_"
+    imports, call, result = _DRAIN_EXAMPLES.get(
+        lazy.__name__, (name, f"{name}(lambda: np.sum(w ** 2), [()] * 5) < 9.0", "True"))
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"""``drain({lazy.__name__}(...))``: Knet's ``{knet}``, run to the end.
+
+    Takes the arguments of ``{lazy.__name__}`` and returns the last item (the last loss of a
+    training iterator; ``None`` for empty data).
+
+    Example:
+        >>> import numpy as np
+        >>> from minitorch_ag import Param
+        >>> from minitorch_ag.optim import {imports}
+        >>> w = Param(np.array([3.0]))
+        >>> {call}
+        {result}
+    """
+    return run
+
+
+minimize_ = _draining(minimize, "minimize!")
+sgd_ = _draining(sgd, "sgd!")
+momentum_ = _draining(momentum, "momentum!")
+nesterov_ = _draining(nesterov, "nesterov!")
+adagrad_ = _draining(adagrad, "adagrad!")
+rmsprop_ = _draining(rmsprop, "rmsprop!")
+adadelta_ = _draining(adadelta, "adadelta!")
+adam_ = _draining(adam, "adam!")
+adamw_ = _draining(adamw, "adamw!")
+progress_ = _draining(progress, "progress!")

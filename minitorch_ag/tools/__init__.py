@@ -11,12 +11,12 @@ from . import anomaly as _anomaly_module
 from . import profile as _profile_module
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from .coverage import Coverage, check_differentiable, coverage
-from .debug import NodeView, draw, listing, nodes, show
+from .debug import NodeView, draw, listing, nodes, set_gcnode, show
 from .gradcheck import gradcheck
 from .profile import Profile, profile
 
 __all__ = [
-    "show", "listing", "nodes", "NodeView", "draw",
+    "show", "listing", "nodes", "NodeView", "draw", "set_gcnode",
     "profile", "Profile", "detect_anomaly", "set_detect_anomaly", "AnomalyError",
     "coverage", "check_differentiable", "Coverage", "gradcheck",
 ]

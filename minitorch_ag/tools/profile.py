@@ -1,13 +1,19 @@
-"""Per-primitive timing of the forward and backward passes (AutoGrad.jl's ``sum``, ``sum[2]`` rows).
+"""Per-primitive timing of the forward and backward passes, as AutoGrad.jl's TimerOutputs table.
 
-``with ag.profile() as prof:`` times every primitive called in the block: ``np.sum`` is the
-forward computation of ``np.sum``, ``np.sum[1]`` its gradient rule for argument 1 (positions
-start at 0, as everywhere in Python), ``np.concatenate[*]`` a rule computing all arguments'
-gradients at once. Two rows time the library itself: ``(record)`` is the call path around
-each primitive (unwrapping arguments, appending the node) and ``(backward sweep)`` the
-bookkeeping of the backward loop (fitting gradients to shapes, accumulating them). Times are
+``with ag.profile() as prof:`` times every primitive called in the block, with AutoGrad.jl's
+labels: ``np.sum`` is the forward computation of ``np.sum``, ``np.sum[1]`` its gradient rule
+for the first argument (positions count from 1, as in the README's ``sum[2]``),
+``np.concatenate[*]`` a rule computing all arguments' gradients at once. Two rows time the
+library itself, under the names AutoGrad.jl gives its own functions: ``record`` is the call
+path around each primitive (unwrapping arguments, appending the node) and ``sum_outgrads`` the
+backward sweep's own work (fitting each gradient to its argument's shape and adding it into
+the node's gradient; one call per sweep, where AutoGrad.jl counts one per addition). Times are
 *self* times: a gradient rule that itself calls primitives (second-order gradients) is charged
 only for what those do not take, so the shares add up to 100%.
+
+``print(prof)`` is TimerOutputs' table: the total and the share of the wall time measured, then
+per section ``ncalls``, ``time``, ``%tot``, ``avg``, and for the bytes of new outputs
+``alloc``, ``%tot``, ``avg``; slowest first.
 
 Setting ``MINITORCH_AG_TIMER=1`` in the environment before importing minitorch_ag profiles the
 whole script and prints the table to stderr at exit (AutoGrad.jl's ``AUTOGRAD_TIMER``).
@@ -110,31 +116,49 @@ class Profile(_switch.Hook):
         return sum(s[1] for s in self._stats.values())
 
     def table(self, top: int | None = None) -> str:
-        """The table as text: calls, total and mean time, share and bytes allocated."""
+        """The table as text, in TimerOutputs' layout (AutoGrad.jl's ``AutoGrad.to``).
+
+        Columns: ``ncalls``, ``time``, ``%tot``, ``avg`` for the self time, then ``alloc``,
+        ``%tot``, ``avg`` for the bytes of new outputs; ``top`` keeps the slowest rows.
+        """
         rows = self.rows()
         shown = rows if top is None else rows[:top]
-        width = max([len(r.name) for r in shown] + [len("section")])
-        head = (f"{'section':<{width}}  {'calls':>7}  {'time':>9}  {'%tot':>6}  {'mean':>9}  "
-                f"{'alloc':>9}")
+        measured = self.total()
+        wall = self.wall + self._since_start()
+        allocated = sum(r.bytes for r in rows)
+        width = max([len(r.name) for r in shown] + [len("Section")])
+        head = (f" {'Section':<{width}}  {'ncalls':>7}  {'time':>7}  {'%tot':>6}  {'avg':>7}  "
+                f"{'alloc':>7}  {'%tot':>6}  {'avg':>7}")
+        time_span = 7 + 2 + 6 + 2 + 7
+        left = 1 + width + 2 + 7 + 2
+        rule = "─" * len(head)
         lines = [
-            f"minitorch_ag profile: {_seconds(self.total())} measured in {len(rows)} sections"
-            f" ({_seconds(self.wall + (self._since_start()))} wall)",
-            head, "-" * len(head),
+            rule,
+            f"{'':<{left}}{'Time':^{time_span}}  {'Allocations':^{time_span}}",
+            f"{'':<{left}}{'─' * time_span}  {'─' * time_span}",
+            f"{' Tot / % measured:':<{left}}"
+            f"{_time(wall) + ' / ' + _percent(measured / wall if wall else 1.0):^{time_span}}  "
+            f"{_memory(allocated):^{time_span}}",
+            "",
+            head, rule,
         ]
         for r in shown:
             lines.append(
-                f"{r.name:<{width}}  {r.calls:>7}  {_seconds(r.seconds):>9}  "
-                f"{100 * r.share:>5.1f}%  {_seconds(r.mean):>9}  {_bytes(r.bytes):>9}"
+                f" {r.name:<{width}}  {r.calls:>7}  {_time(r.seconds):>7}  "
+                f"{_percent(r.share):>6}  {_time(r.mean):>7}  {_memory(r.bytes):>7}  "
+                f"{_percent(r.bytes / allocated if allocated else 0.0):>6}  "
+                f"{_memory(r.bytes // r.calls if r.calls else 0):>7}"
             )
         if top is not None and len(rows) > top:
-            lines.append(f"... {len(rows) - top} more sections")
-        return "\n".join(lines)
+            lines.append(f" ... {len(rows) - top} more sections")
+        lines.append(rule)
+        return "\n".join(line.rstrip() for line in lines)
 
     def __str__(self) -> str:
         return self.table()
 
     def __repr__(self) -> str:
-        return f"<Profile: {len(self._stats)} sections, {_seconds(self.total())}>"
+        return f"<Profile: {len(self._stats)} sections, {_time(self.total())}>"
 
     def _since_start(self) -> float:
         return _clock() - self._started if self.active and self._started is not None else 0.0
@@ -179,13 +203,13 @@ class Profile(_switch.Hook):
 
     def wrap_rule(self, prim: Primitive, position: int,
                   rule: Callable[..., Any]) -> Callable[..., Any]:
-        return self._timed(f"{prim.name}[{position}]", rule, _new_bytes)
+        return self._timed(f"{prim.name}[{position + 1}]", rule, _new_bytes)  # from 1
 
     def wrap_grad_all(self, prim: Primitive, rule: Callable[..., Any]) -> Callable[..., Any]:
         return self._timed(f"{prim.name}[*]", rule, _new_bytes)
 
     def wrap_engine(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        name = "(backward sweep)" if kind == "sweep" else f"({kind})"
+        name = "sum_outgrads" if kind == "sweep" else kind  # AutoGrad.jl's names
         return self._timed(name, fn, _no_bytes)
 
 
@@ -251,19 +275,32 @@ def _no_bytes(out: Any, args: tuple) -> int:
     return 0
 
 
-def _seconds(s: float) -> str:
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3f} ms"
-    return f"{s * 1e6:.1f} us"
+def _three(x: float) -> str:
+    """Three significant digits, as TimerOutputs prints: 328, 38.8, 1.78."""
+    return f"{x:.0f}" if x >= 99.95 else f"{x:.1f}" if x >= 9.995 else f"{x:.2f}"
 
 
-def _bytes(n: int) -> str:
+def _time(s: float) -> str:
+    """Seconds as TimerOutputs writes them: ``4.62s``, ``328ms``, ``282μs``, ``950ns``."""
+    ns = s * 1e9
+    for unit, size in (("s", 1e9), ("ms", 1e6), ("μs", 1e3)):
+        if ns >= size * 0.9995:
+            return f"{_three(ns / size)}{unit}"
+    return f"{_three(ns)}ns"
+
+
+def _memory(n: int) -> str:
+    """Bytes as TimerOutputs writes them: ``46.4MiB``, ``595KiB``, ``80.0B``."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
+        if n >= size * 0.9995:
+            return f"{_three(n / size)}{unit}"
+    return f"{_three(float(n))}B"
+
+
+def _percent(x: float) -> str:
+    """A share as TimerOutputs writes it: ``23.3%``, ``2.76%``, ``0.10%``."""
+    p = 100 * x
+    return f"{p:.1f}%" if p >= 9.995 else f"{p:.2f}%"
 
 
 # ----------------------------------------------------------------------------------------
@@ -275,8 +312,8 @@ def _bytes(n: int) -> str:
 def profile() -> Iterator[Profile]:
     """Time every primitive's forward pass and gradient rules inside the ``with`` block.
 
-    Yields a :class:`Profile`; ``print(prof)`` shows calls, total and mean time, share and
-    bytes allocated per section, slowest first. Profiles may nest; outside them the engine
+    Yields a :class:`Profile`; ``print(prof)`` shows TimerOutputs' table (ncalls, time, %tot,
+    avg, alloc, %tot, avg per section, slowest first). Profiles may nest; outside them the engine
     runs its ordinary code at its ordinary speed.
 
     Example:
@@ -284,8 +321,8 @@ def profile() -> Iterator[Profile]:
         >>> w = ag.Param(np.ones(3))
         >>> with ag.profile() as prof:
         ...     g = ag.grad(ag.diff(lambda: np.sum(np.tanh(w))), w)
-        >>> sorted(r.name for r in prof.rows() if not r.name.startswith("("))
-        ['np.sum', 'np.sum[0]', 'np.tanh', 'np.tanh[0]']
+        >>> sorted(r.name for r in prof.rows())
+        ['np.sum', 'np.sum[1]', 'np.tanh', 'np.tanh[1]', 'record', 'sum_outgrads']
     """
     prof = Profile().start()
     try:

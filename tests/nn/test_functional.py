@@ -238,7 +238,7 @@ def test_class_weights_equal_torch(reduction):
                                               label_smoothing=smoothing),
                     lambda v: tf.cross_entropy(v, tl, tw, reduction=reduction,
                                                label_smoothing=smoothing), x)
-    check_torch(lambda v: F.nll(v, LABELS, w, reduction=reduction),
+    check_torch(lambda v: F.nll_loss(v, LABELS, w, reduction=reduction),
                 lambda v: tf.nll_loss(v, tl, tw, reduction=reduction), x)
 
 
@@ -247,13 +247,13 @@ def test_class_weights_gradcheck_and_errors():
     x = rng.standard_normal((6, 4))
     w = rng.uniform(0.2, 3.0, 4)
     check_grad(lambda v: F.cross_entropy(v, LABELS, w, label_smoothing=0.1), x)
-    check_grad(lambda v: F.nll(v, LABELS, w), x)
+    check_grad(lambda v: F.nll_loss(v, LABELS, w), x)
     check_float32(lambda v: F.cross_entropy(v, LABELS, w), x)
     with pytest.raises(ValueError, match=r"cross_entropy: weight must have shape \(4,\)"):
         F.cross_entropy(x, LABELS, np.ones(3))
     wp = ag.Param(w)
-    with pytest.raises(TypeError, match="nll: weight .* is a constant"):
-        ag.diff(lambda: F.nll(x * np.sum(wp), LABELS, wp))
+    with pytest.raises(TypeError, match="nll_loss: weight .* is a constant"):
+        ag.diff(lambda: F.nll_loss(x * np.sum(wp), LABELS, wp))
 
 
 def test_cross_entropy_images_and_custom_ignore_index_equal_torch():
@@ -269,7 +269,7 @@ def test_cross_entropy_images_and_custom_ignore_index_equal_torch():
             lambda v: torch.nn.functional.cross_entropy(
                 v, torch.tensor(labels), ignore_index=7, reduction=red, label_smoothing=0.1),
             x)
-        check_torch(lambda v: F.nll(v, labels, ignore_index=7, reduction=red),
+        check_torch(lambda v: F.nll_loss(v, labels, ignore_index=7, reduction=red),
                     lambda v: torch.nn.functional.nll_loss(v, torch.tensor(labels),
                                                            ignore_index=7, reduction=red), x)
 
@@ -281,11 +281,11 @@ def test_cross_entropy_and_nll_gradcheck():
         check_grad(lambda v: F.cross_entropy(v, LABELS, label_smoothing=smoothing), x)
         check_grad(lambda v: F.cross_entropy(v, LABELS, reduction="none",
                                              label_smoothing=smoothing), x)
-    check_grad(lambda v: F.nll(F.log_softmax(v, 1), LABELS, reduction="sum"), x)
+    check_grad(lambda v: F.nll_loss(F.log_softmax(v, 1), LABELS, reduction="sum"), x)
     single = rng.standard_normal(5)
     check_grad(lambda v: F.cross_entropy(v, np.array(2)), single)
     check_grad(lambda v: F.cross_entropy(v, LABELS), rng.standard_normal((4, 6)).T)  # a view
-    for fn in (lambda v: F.cross_entropy(v, LABELS), lambda v: F.nll(v, LABELS)):
+    for fn in (lambda v: F.cross_entropy(v, LABELS), lambda v: F.nll_loss(v, LABELS)):
         check_param(fn, x)
         check_float32(fn, x)
 

@@ -179,13 +179,16 @@ def test_layer_second_order(name):
 # -- layers: the same numbers as PyTorch ------------------------------------------------------
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_matches_torch(name):
+def test_matches_torch(name, bidirectional):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     n, t, f, h, layers = 3, 5, 4, 6, 2
+    d = 2 if bidirectional else 1
     kind = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[name]
     options = {"nonlinearity": name[4:]} if kind == "RNN" else {}
+    options["bidirectional"] = bidirectional
     ours = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](f, h, layers, rng=0, dtype=np.float64,
                                                          **options)
     torch.manual_seed(0)
@@ -195,8 +198,9 @@ def test_matches_torch(name):
     assert sorted(weight_names(ours)) == sorted(n for n, _ in theirs.named_parameters())
 
     x = rng.standard_normal((n, t, f))
-    state = _state(name, rng, layers, n, h)
-    w_out, w_h, w_c = (rng.standard_normal(s) for s in ((n, t, h), (layers, n, h), (layers, n, h)))
+    state = _state(name, rng, layers * d, n, h)
+    w_out, w_h, w_c = (rng.standard_normal(s)
+                       for s in ((n, t, h * d), (layers * d, n, h), (layers * d, n, h)))
 
     def loss(out, final, w_out, w_h, w_c):
         hn, cn = final if kind == "LSTM" else (final, None)
@@ -392,3 +396,57 @@ def test_size_one_and_non_contiguous_inputs(name):
     assert not view.flags.c_contiguous
     assert gradcheck_layer(layer, [view, _state(name, rng, 1, 2, 2)])
     np.testing.assert_allclose(layer(view)[0], layer(np.ascontiguousarray(view))[0])
+
+
+def test_bidirectional_shapes_and_errors():
+    gru = GRU(3, 4, num_layers=2, bidirectional=True, rng=0)
+    out, h = gru(np.ones((2, 5, 3), np.float32))
+    assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4) and "bidirectional=True" in repr(gru)
+    assert gru.weight_ih_l1.shape == (12, 8) and gru.weight_ih_l1_reverse.shape == (12, 8)
+    assert len(ag.params(gru)) == 16
+    with pytest.raises(ValueError, match=r"\(2 \* num_layers, batch, hidden_size\) = \(4, 2, 4\)"):
+        gru(np.ones((2, 5, 3), np.float32), np.zeros((2, 2, 4), np.float32))
+    lstm = LSTM(3, 2, bidirectional=True, rng=0, dtype=np.float64)
+    assert gradcheck_layer(lstm, [np.random.default_rng(1).standard_normal((2, 3, 3))])
+
+
+# -- variable-length batches (Knet's batchSizes) ----------------------------------------------
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("name", ["rnn_tanh", "lstm", "gru"])
+def test_padded_batches_equal_each_sequence_run_alone(name, bidirectional):
+    rng = np.random.default_rng(8)
+    layer = LAYERS[name](num_layers=2, bidirectional=bidirectional, rng=0, dtype=np.float64)
+    lengths = np.array([5, 2, 4])
+    x = rng.standard_normal((3, 5, 3))
+    for n, k in enumerate(lengths):
+        x[n, k:] = 100.0  # padding: must not leak into anything
+    out, state = layer(x, lengths=lengths)
+    hn = state[0] if name == "lstm" else state
+    assert out.shape == (3, 5, 2 * (2 if bidirectional else 1))
+    for n, k in enumerate(lengths):
+        alone, alone_state = layer(x[n:n + 1, :k])
+        np.testing.assert_allclose(out[n:n + 1, :k], alone, rtol=1e-12, atol=1e-14)
+        assert not np.any(out[n, k:])
+        alone_h = alone_state[0] if name == "lstm" else alone_state
+        np.testing.assert_allclose(hn[:, n:n + 1], alone_h, rtol=1e-12, atol=1e-14)
+        if name == "lstm":
+            np.testing.assert_allclose(state[1][:, n:n + 1], alone_state[1], rtol=1e-12,
+                                       atol=1e-14)
+
+
+def test_padded_batches_differentiate_and_refuse_bad_lengths():
+    rng = np.random.default_rng(9)
+    lstm = LSTM(3, 2, bidirectional=True, rng=0, dtype=np.float64)
+    x = rng.standard_normal((2, 4, 3))
+    lengths = np.array([2, 4])
+    p = ag.Param(x)
+    tape = ag.diff(lambda: np.sum(np.sin(lstm(p, lengths=lengths)[0])))
+    g = ag.grad(tape, p)
+    assert not np.any(g[0, 2:]) and np.all(g[0, :2] != 0)  # no gradient reaches the padding
+    assert ag.gradcheck(lambda v: np.sum(np.sin(lstm(v, lengths=lengths)[0])), x)
+    with pytest.raises(ValueError, match=r"LSTM: lengths must hold one integer in 1..4"):
+        lstm(x, lengths=[3, 5])
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        lstm(x, lengths=[3])

@@ -329,3 +329,37 @@ def test_a_small_float32_classifier_trains_end_to_end():
     assert np.mean((predict(X) > 0) == (y > 0.5)) > 0.95
     for p in (w1, b1, w2):
         assert p.value.dtype == np.float32 and p.opt.t == 160
+
+
+# -- Knet's draining forms: adam!(f, data) -------------------------------------------------
+
+
+def test_draining_forms_train_through_the_data_like_the_lazy_ones():
+    from minitorch_ag import optim
+
+    def run(lazy_or_eager):
+        w = Param(np.array([3.0, -2.0]))
+        out = lazy_or_eager(lambda: np.sum(w ** 2), [()] * 7)
+        return out, w.value.copy(), w.opt
+    for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
+                 "adamw"):
+        lazy, eager = getattr(optim, name), getattr(optim, name + "_")
+        losses, w_lazy, _ = run(lambda f, d, lazy=lazy: list(lazy(f, d)))
+        last, w_eager, state = run(eager)
+        assert last == losses[-1] and len(losses) == 7, name  # the last loss, all steps taken
+        np.testing.assert_array_equal(w_eager, w_lazy, err_msg=name)
+        assert state is not None and eager.__name__ == name + "_"
+    w = Param(np.array([3.0]))
+    assert optim.minimize_(lambda: np.sum(w ** 2), [()] * 2, optim.SGD(lr=0.25)) == 2.25
+    assert optim.progress_(optim.sgd(lambda: np.sum(w ** 2), [()] * 3, lr=0.25),
+                           disable=True) == pytest.approx(0.5625 / 16)
+    assert optim.minimize_(lambda: np.sum(w ** 2), []) is None
+    assert optim.drain(x for x in range(4)) == 3
+
+
+def test_minimize_updates_the_params_the_tape_recorded():
+    from minitorch_ag import optim
+
+    used, unused = Param(np.array([1.0])), Param(np.array([1.0]))
+    optim.sgd_(lambda: np.sum(used ** 2), [()] * 2, lr=0.1)
+    assert used.value[0] < 1.0 and unused.value[0] == 1.0 and unused.opt is None

@@ -74,7 +74,7 @@ def test_quickstart_runs(monkeypatch, tmp_path):
     nb = execute("quickstart.ipynb", monkeypatch, tmp_path, QUICKSTART_EPOCHS="5")
     out = text_of(nb)
     assert "T(14.0)" in out and "[2. 4. 6.]" in out  # the README's interface section
-    assert "Tape at level 1" in out  # the tape printout
+    assert "1. P(ndarray{float64,2}(2,3)) ∇=ndarray{float64,2}(2,3)" in out  # the tape listing
     assert "np.matmul" in out and "np.sum" in out  # the profile table
     assert "mean squared error after 5 epochs" in out
     assert "(4.0, 28.0)" in out  # f's pullback from AutoDiffSource's README
@@ -91,3 +91,39 @@ def test_mnist_walkthrough_runs(monkeypatch, tmp_path):
     assert "misclassified" in out
     assert "(same: True)" in out
     assert images_in(nb) >= 3  # digits, learning curves, mistakes
+
+
+def test_knet_basics_runs(monkeypatch, tmp_path):
+    nb = execute("knet_basics.ipynb", monkeypatch, tmp_path, BASICS_STEPS="100")
+    out = text_of(nb)
+    assert "T(14.0) 14.0 [2. 4. 6.]" in out and "recorded Params: True" in out
+    assert "3. P(ndarray{float64,2}(2,1)) ∇=ndarray{float64,2}(2,1)" in out
+    assert " Section " in out and "sum_outgrads" in out  # the TimerOutputs table
+    assert "(array([3., 3.]), None)" in out  # the omitted rule: no gradient for k
+    assert "same steps, same losses: True" in out
+    assert images_in(nb) >= 1  # the learning curves
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason=f"MNIST's test files are not in {DATA}")
+def test_knet_mnist_runs(monkeypatch, tmp_path):
+    nb = execute("knet_mnist.ipynb", monkeypatch, tmp_path, MNIST_LIMIT="1000", MNIST_EPOCHS="1")
+    out = text_of(nb)
+    assert "(1000, 1, 28, 28)" in out
+    for name in ("softmax", "mlp", "lenet"):
+        assert f"{name:8s} held-out nll" in out
+    assert "correct, counted: (" in out
+    assert images_in(nb) >= 1
+
+
+HAVE_SHAKESPEARE = any((DATA / "tinyshakespeare").glob("*"))
+
+
+@pytest.mark.skipif(not HAVE_SHAKESPEARE, reason=f"Tiny Shakespeare is not in {DATA}")
+def test_knet_charlm_runs(monkeypatch, tmp_path):
+    nb = execute("knet_charlm.ipynb", monkeypatch, tmp_path, CHARLM_CHARS="20000",
+                 CHARLM_EPOCHS="1")
+    out = text_of(nb)
+    assert "18000 training characters, 65 distinct" in out
+    assert "epoch 1: training loss" in out and "nats/char" in out
+    assert "ROMEO:" in out  # the sample starts from its prime
+    assert images_in(nb) >= 1
